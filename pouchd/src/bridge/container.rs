@@ -1,0 +1,169 @@
+//! Container endpoints.
+
+use super::{inspect, State};
+use crate::error::{Error, Result};
+use crate::mgr::container::{ListOptions, WaitCondition};
+use crate::server::params::{json_body, Params};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use pouch_api::container::{
+    ContainerCreateRequest, ContainerCreateResponse, ContainerInspect, ContainerSummary,
+    ContainerWaitError, ContainerWaitResponse,
+};
+
+pub async fn create(state: State, RawQuery(q): RawQuery, body: Bytes) -> Result<Response> {
+    let p = Params::parse(q.as_deref());
+    let req: ContainerCreateRequest = json_body(&body)?
+        .ok_or_else(|| Error::invalid("config cannot be empty in order to create a container"))?;
+    let res = state
+        .containers
+        .create(p.str("name"), req.config, req.host_config)
+        .await?;
+    let body = ContainerCreateResponse {
+        id: res.id,
+        warnings: res.warnings,
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+pub async fn list(state: State, RawQuery(q): RawQuery) -> Result<Json<Vec<ContainerSummary>>> {
+    let p = Params::parse(q.as_deref());
+    let opts = ListOptions {
+        all: p.bool("all"),
+        limit: p.int("limit")?.unwrap_or(0),
+        filters: p.filters()?,
+    };
+    let size = p.bool("size");
+    let metas = state.containers.list(&opts)?;
+    let mut out = Vec::with_capacity(metas.len());
+    for m in &metas {
+        let (rw, root) = if size {
+            state.containers.sizes(m).await
+        } else {
+            (None, None)
+        };
+        out.push(inspect::summary(m, rw, root));
+    }
+    Ok(Json(out))
+}
+
+pub async fn inspect(
+    state: State,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Json<ContainerInspect>> {
+    let p = Params::parse(q.as_deref());
+    let m = state.containers.get(&id)?.meta();
+    let (rw, root) = if p.bool("size") {
+        state.containers.sizes(&m).await
+    } else {
+        (None, None)
+    };
+    Ok(Json(inspect::inspect(&m, rw, root)))
+}
+
+pub async fn start(state: State, Path(id): Path<String>) -> Result<StatusCode> {
+    state.containers.start(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn timeout(p: &Params) -> Result<Option<i64>> {
+    p.int("t")
+}
+
+pub async fn stop(
+    state: State,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<StatusCode> {
+    let p = Params::parse(q.as_deref());
+    state.containers.stop(&id, timeout(&p)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn restart(
+    state: State,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<StatusCode> {
+    let p = Params::parse(q.as_deref());
+    state.containers.restart(&id, timeout(&p)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn kill(
+    state: State,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<StatusCode> {
+    let p = Params::parse(q.as_deref());
+    state.containers.kill(&id, p.str("signal")).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn pause(state: State, Path(id): Path<String>) -> Result<StatusCode> {
+    state.containers.pause(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn unpause(state: State, Path(id): Path<String>) -> Result<StatusCode> {
+    state.containers.unpause(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Answers with the headers at once and the body when the wait is over:
+/// clients start the container once the headers arrive.
+pub async fn wait(state: State, Path(id): Path<String>, RawQuery(q): RawQuery) -> Result<Response> {
+    let p = Params::parse(q.as_deref());
+    let cond = WaitCondition::parse(p.str("condition").unwrap_or(""))?;
+    let fut = state.containers.wait(&id, cond)?;
+    let body = futures::stream::once(async move {
+        let resp = match fut.await {
+            Ok(code) => ContainerWaitResponse {
+                status_code: code,
+                error: None,
+            },
+            Err(e) => ContainerWaitResponse {
+                status_code: -1,
+                error: Some(ContainerWaitError {
+                    message: e.to_string(),
+                }),
+            },
+        };
+        let mut bytes = serde_json::to_vec(&resp).unwrap_or_default();
+        bytes.push(b'\n');
+        Ok::<_, std::convert::Infallible>(Bytes::from(bytes))
+    });
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/json")
+        .body(Body::from_stream(body))
+        .map_err(|e| Error::system(e.to_string()))?)
+}
+
+pub async fn rename(
+    state: State,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<StatusCode> {
+    let p = Params::parse(q.as_deref());
+    let name = p.str("name").unwrap_or("");
+    state.containers.rename(&id, name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn remove(
+    state: State,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<StatusCode> {
+    let p = Params::parse(q.as_deref());
+    if p.bool("link") {
+        return Err(Error::invalid("links are not supported"));
+    }
+    state.containers.remove(&id, p.bool("force")).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

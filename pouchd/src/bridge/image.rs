@@ -1,0 +1,247 @@
+//! Image endpoints. Image names contain `/`, so `/images/{*rest}` is split
+//! here into the name and the operation suffix.
+
+use super::State;
+use crate::error::{Error, Result};
+use crate::mgr::image::{Image, ImageUse};
+use crate::server::params::Params;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures::StreamExt;
+use pouch_api::container::GraphDriverData;
+use pouch_api::image::{ImageInspect, ImageMetadata, ImageSummary, RootFs};
+use std::io::Read;
+use tokio::sync::mpsc;
+
+/// A blocking reader over a request body, for the tar parser that runs on
+/// the blocking pool.
+struct BodyReader {
+    rx: mpsc::Receiver<std::io::Result<Bytes>>,
+    cur: Bytes,
+}
+
+impl Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.cur = b,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        self.cur = self.cur.slice(n..);
+        Ok(n)
+    }
+}
+
+fn body_reader(body: Body) -> BodyReader {
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        let mut s = body.into_data_stream();
+        while let Some(chunk) = s.next().await {
+            let item = chunk.map_err(std::io::Error::other);
+            let stop = item.is_err();
+            if tx.send(item).await.is_err() || stop {
+                return;
+            }
+        }
+    });
+    BodyReader {
+        rx,
+        cur: Bytes::new(),
+    }
+}
+
+pub async fn load(state: State, RawQuery(q): RawQuery, body: Body) -> Result<Response> {
+    let _quiet = Params::parse(q.as_deref()).bool("quiet");
+    let lines = state.images.load(body_reader(body)).await?;
+    let mut out = Vec::new();
+    for l in lines {
+        let msg = serde_json::json!({ "stream": format!("{l}\n") });
+        out.extend_from_slice(msg.to_string().as_bytes());
+        out.push(b'\n');
+    }
+    Ok(([(header::CONTENT_TYPE, "application/json")], out).into_response())
+}
+
+fn created_unix(img: &Image) -> i64 {
+    img.created.map(|c| c.timestamp()).unwrap_or(0)
+}
+
+fn summary(img: &Image) -> ImageSummary {
+    let mut tags = img.repo_tags();
+    if tags.is_empty() {
+        tags.push("<none>:<none>".to_string());
+    }
+    ImageSummary {
+        id: img.id.clone(),
+        parent_id: String::new(),
+        repo_tags: tags,
+        repo_digests: Vec::new(),
+        created: created_unix(img),
+        size: img.size,
+        shared_size: -1,
+        virtual_size: img.size,
+        labels: img
+            .config
+            .config
+            .as_ref()
+            .map(|c| c.labels.clone())
+            .unwrap_or_default(),
+        containers: -1,
+    }
+}
+
+pub async fn list(state: State, RawQuery(q): RawQuery) -> Result<Json<Vec<ImageSummary>>> {
+    let p = Params::parse(q.as_deref());
+    let f = p.filters()?;
+    f.validate(&["dangling", "label", "before", "since", "reference"])
+        .map_err(Error::InvalidParameter)?;
+    let dangling = f.get_bool("dangling").map_err(Error::InvalidParameter)?;
+    let mut out: Vec<ImageSummary> = state
+        .images
+        .list()
+        .iter()
+        .filter(|img| {
+            let tags = img.repo_tags();
+            if let Some(d) = dangling {
+                if d != tags.is_empty() {
+                    return false;
+                }
+            }
+            if f.contains("reference") {
+                let ok = f.get("reference").iter().any(|r| {
+                    tags.iter().any(|t| {
+                        t == r
+                            || t.split(':').next() == Some(r.as_str())
+                            || t.starts_with(&format!("{r}:"))
+                    })
+                });
+                if !ok {
+                    return false;
+                }
+            }
+            let labels = img
+                .config
+                .config
+                .as_ref()
+                .map(|c| c.labels.clone())
+                .unwrap_or_default();
+            f.match_labels("label", &labels)
+        })
+        .map(|img| summary(img))
+        .collect();
+    out.sort_by(|a, b| b.created.cmp(&a.created));
+    Ok(Json(out))
+}
+
+fn inspect(img: &Image) -> ImageInspect {
+    let c = &img.config;
+    ImageInspect {
+        id: img.id.clone(),
+        repo_tags: img.repo_tags(),
+        repo_digests: Vec::new(),
+        created: c.created.clone().unwrap_or_default(),
+        container: c.container.clone(),
+        container_config: c.container_config.clone(),
+        docker_version: c.docker_version.clone(),
+        author: c.author.clone(),
+        config: c.config.clone().unwrap_or_default(),
+        architecture: c.architecture.clone(),
+        variant: c.variant.clone(),
+        os: c.os.clone(),
+        size: img.size,
+        virtual_size: img.size,
+        graph_driver: GraphDriverData {
+            name: "overlayfs".to_string(),
+            data: Default::default(),
+        },
+        root_fs: RootFs {
+            r#type: "layers".to_string(),
+            layers: c.rootfs.diff_ids.clone(),
+        },
+        metadata: ImageMetadata {
+            last_tag_time: None,
+        },
+        ..Default::default()
+    }
+}
+
+/// Splits `busybox:latest/json` into (`busybox:latest`, `json`).
+fn split_op(rest: &str) -> (&str, &str) {
+    match rest.rsplit_once('/') {
+        Some((name, op)) => (name, op),
+        None => (rest, ""),
+    }
+}
+
+pub async fn get(state: State, Path(rest): Path<String>) -> Result<Response> {
+    match split_op(&rest) {
+        (name, "json") => {
+            let img = state.images.get(name)?;
+            Ok(Json(inspect(&img)).into_response())
+        }
+        (_, "history") | (_, "get") => Err(Error::not_found(
+            "this image operation is not supported yet",
+        )),
+        _ => Err(Error::not_found("page not found")),
+    }
+}
+
+pub async fn post(
+    state: State,
+    Path(rest): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response> {
+    let p = Params::parse(q.as_deref());
+    if rest == "create" {
+        let img = p.str("fromImage").unwrap_or("");
+        return Err(Error::not_found(format!(
+            "pull access denied for {img}: pulling from registries is not supported yet; use `pouch load`"
+        )));
+    }
+    match split_op(&rest) {
+        (name, "tag") => {
+            let repo = p.str("repo").unwrap_or("");
+            if repo.is_empty() {
+                return Err(Error::invalid(
+                    "repository name must have at least one component",
+                ));
+            }
+            state
+                .images
+                .tag(name, repo, p.str("tag").unwrap_or(""))
+                .await?;
+            Ok(StatusCode::CREATED.into_response())
+        }
+        (_, "push") => Err(Error::not_found("pushing images is not supported yet")),
+        _ => Err(Error::not_found("page not found")),
+    }
+}
+
+pub async fn remove(
+    state: State,
+    Path(rest): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response> {
+    let p = Params::parse(q.as_deref());
+    let img = state.images.get(&rest)?;
+    let users: Vec<ImageUse> = state
+        .containers
+        .all()
+        .iter()
+        .map(|c| c.meta())
+        .filter(|m| m.image_id == img.id)
+        .map(|m| ImageUse {
+            container_id: m.id.clone(),
+            running: m.state.status.is_alive(),
+        })
+        .collect();
+    let items = state.images.remove(&rest, p.bool("force"), &users).await?;
+    Ok(Json(items).into_response())
+}

@@ -1,0 +1,191 @@
+//! Container metadata → Docker's inspect and list shapes.
+
+use crate::mgr::container::{ContainerMeta, Status};
+use chrono::{DateTime, Utc};
+use pouch_api::container::{
+    ContainerInspect, ContainerState, ContainerSummary, EndpointSettings, GraphDriverData,
+    MountPoint, NetworkSettings, SummaryHostConfig, SummaryNetworkSettings,
+};
+use std::collections::HashMap;
+
+const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+fn time(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+        .unwrap_or_else(|| ZERO_TIME.to_string())
+}
+
+/// Go's `units.HumanDuration`, which `docker ps` prints.
+pub fn human_duration(d: chrono::Duration) -> String {
+    let secs = d.num_seconds().max(0);
+    let mins = secs / 60;
+    let hours = mins / 60;
+    let days = hours / 24;
+    match () {
+        _ if secs < 1 => "Less than a second".to_string(),
+        _ if secs == 1 => "1 second".to_string(),
+        _ if secs < 60 => format!("{secs} seconds"),
+        _ if mins == 1 => "About a minute".to_string(),
+        _ if mins < 60 => format!("{mins} minutes"),
+        _ if hours == 1 => "About an hour".to_string(),
+        _ if hours < 48 => format!("{hours} hours"),
+        _ if days < 14 => format!("{days} days"),
+        _ if days < 90 => format!("{} weeks", days / 7),
+        _ if days < 730 => format!("{} months", days / 30),
+        _ => format!("{} years", days / 365),
+    }
+}
+
+/// `docker ps`'s STATUS column.
+pub fn status_text(m: &ContainerMeta) -> String {
+    let now = Utc::now();
+    let since = |t: Option<DateTime<Utc>>| human_duration(now - t.unwrap_or(now));
+    match m.state.status {
+        Status::Created => "Created".to_string(),
+        Status::Running => format!("Up {}", since(m.state.started_at)),
+        Status::Paused => format!("Up {} (Paused)", since(m.state.started_at)),
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            m.state.exit_code,
+            since(m.state.finished_at)
+        ),
+        Status::Removing => "Removal In Progress".to_string(),
+        Status::Dead => "Dead".to_string(),
+        Status::Exited => format!(
+            "Exited ({}) {} ago",
+            m.state.exit_code,
+            since(m.state.finished_at)
+        ),
+    }
+}
+
+fn network_name(m: &ContainerMeta) -> &'static str {
+    if m.host_config.network_mode == "host" {
+        "host"
+    } else {
+        "none"
+    }
+}
+
+fn networks(m: &ContainerMeta) -> HashMap<String, EndpointSettings> {
+    let mut n = HashMap::new();
+    n.insert(network_name(m).to_string(), EndpointSettings::default());
+    n
+}
+
+fn mounts(m: &ContainerMeta) -> Vec<MountPoint> {
+    m.host_config
+        .binds
+        .iter()
+        .filter_map(|b| crate::mgr::container::parse_bind(b).ok().map(|p| (b, p)))
+        .map(|(raw, b)| MountPoint {
+            r#type: "bind".to_string(),
+            source: b.source,
+            destination: b.destination,
+            mode: raw.splitn(3, ':').nth(2).unwrap_or("").to_string(),
+            rw: !b.read_only,
+            propagation: b.propagation,
+            ..Default::default()
+        })
+        .collect()
+}
+
+pub fn inspect(
+    m: &ContainerMeta,
+    size_rw: Option<i64>,
+    size_root: Option<i64>,
+) -> ContainerInspect {
+    let s = &m.state;
+    ContainerInspect {
+        id: m.id.clone(),
+        created: time(Some(m.created)),
+        path: m.path.clone(),
+        args: m.args.clone(),
+        state: ContainerState {
+            status: s.status.as_str().to_string(),
+            running: s.status.is_alive(),
+            paused: s.status == Status::Paused,
+            restarting: s.status == Status::Restarting,
+            oom_killed: s.oom_killed,
+            dead: s.status == Status::Dead,
+            pid: s.pid as i64,
+            exit_code: s.exit_code,
+            error: s.error.clone(),
+            started_at: time(s.started_at),
+            finished_at: time(s.finished_at),
+            health: None,
+        },
+        image: m.image_id.clone(),
+        resolv_conf_path: m.resolv_conf_path.clone(),
+        hostname_path: m.hostname_path.clone(),
+        hosts_path: m.hosts_path.clone(),
+        log_path: m.log_path.clone(),
+        name: format!("/{}", m.name),
+        restart_count: m.restart_count as i64,
+        driver: "overlayfs".to_string(),
+        platform: "linux".to_string(),
+        exec_ids: None,
+        host_config: m.host_config.clone(),
+        graph_driver: GraphDriverData {
+            name: "overlayfs".to_string(),
+            data: HashMap::new(),
+        },
+        size_rw,
+        size_root_fs: size_root,
+        mounts: mounts(m),
+        config: m.config.clone(),
+        network_settings: NetworkSettings {
+            networks: networks(m),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+pub fn summary(
+    m: &ContainerMeta,
+    size_rw: Option<i64>,
+    size_root: Option<i64>,
+) -> ContainerSummary {
+    let mut command = vec![m.path.clone()];
+    command.extend(m.args.iter().cloned());
+    ContainerSummary {
+        id: m.id.clone(),
+        names: vec![format!("/{}", m.name)],
+        image: m.config.image.clone(),
+        image_id: m.image_id.clone(),
+        command: command.join(" "),
+        created: m.created.timestamp(),
+        ports: Vec::new(),
+        size_rw,
+        size_root_fs: size_root,
+        labels: m.config.labels.clone(),
+        state: m.state.status.as_str().to_string(),
+        status: status_text(m),
+        host_config: SummaryHostConfig {
+            network_mode: if m.host_config.network_mode.is_empty() {
+                "default".to_string()
+            } else {
+                m.host_config.network_mode.clone()
+            },
+        },
+        network_settings: SummaryNetworkSettings {
+            networks: networks(m),
+        },
+        mounts: mounts(m),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_docker() {
+        let d = chrono::Duration::seconds;
+        assert_eq!(human_duration(d(0)), "Less than a second");
+        assert_eq!(human_duration(d(5)), "5 seconds");
+        assert_eq!(human_duration(d(70)), "About a minute");
+        assert_eq!(human_duration(d(3 * 3600)), "3 hours");
+    }
+}

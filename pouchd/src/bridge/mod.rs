@@ -1,0 +1,14 @@
+//! Bridge: Docker API objects in, manager calls, Docker API objects out.
+//! Handlers stay thin; the logic lives in the managers.
+
+pub mod container;
+pub mod image;
+mod inspect;
+pub mod stream;
+pub mod system;
+
+use crate::daemon::Daemon;
+use std::sync::Arc;
+
+/// Shared state of every handler.
+pub type State = axum::extract::State<Arc<Daemon>>;

@@ -1,0 +1,221 @@
+//! Streaming endpoints: logs and attach (HTTP upgrade to a raw stream).
+
+use super::State;
+use crate::error::{Error, Result};
+use crate::mgr::container::{AttachStreams, LogsOptions, OutputChunk, StreamKind};
+use crate::server::params::Params;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, Request};
+use axum::http::{header, StatusCode};
+use axum::response::Response;
+use futures::StreamExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::broadcast::error::RecvError;
+
+const RAW: &str = "application/vnd.docker.raw-stream";
+const MULTIPLEXED: &str = "application/vnd.docker.multiplexed-stream";
+
+/// Docker's stream framing: `[stream, 0, 0, 0, len as u32 big-endian]` + data.
+pub fn frame(kind: StreamKind, data: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(8 + data.len());
+    out.push(match kind {
+        StreamKind::Stdout => 1,
+        StreamKind::Stderr => 2,
+    });
+    out.extend_from_slice(&[0, 0, 0]);
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    out.extend_from_slice(data);
+    Bytes::from(out)
+}
+
+/// `since`/`until`: Unix seconds with optional fraction, or RFC 3339.
+fn parse_time(v: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    let Some(v) = v.filter(|v| !v.is_empty() && *v != "0") else {
+        return Ok(None);
+    };
+    if let Ok(secs) = v.parse::<f64>() {
+        let whole = secs.trunc() as i64;
+        let nanos = ((secs - secs.trunc()) * 1e9) as u32;
+        return Ok(chrono::DateTime::from_timestamp(whole, nanos));
+    }
+    chrono::DateTime::parse_from_rfc3339(v)
+        .map(|t| Some(t.with_timezone(&chrono::Utc)))
+        .map_err(|_| Error::invalid(format!("invalid time value: {v:?}")))
+}
+
+pub async fn logs(state: State, Path(id): Path<String>, RawQuery(q): RawQuery) -> Result<Response> {
+    let p = Params::parse(q.as_deref());
+    let tail = match p.str("tail") {
+        None | Some("") | Some("all") => None,
+        Some(n) => Some(
+            n.parse::<usize>()
+                .map_err(|_| Error::invalid(format!("invalid tail value: {n:?}")))?,
+        ),
+    };
+    let opts = LogsOptions {
+        follow: p.bool("follow"),
+        stdout: p.bool("stdout"),
+        stderr: p.bool("stderr"),
+        since: parse_time(p.str("since"))?,
+        until: parse_time(p.str("until"))?,
+        timestamps: p.bool("timestamps"),
+        tail,
+    };
+    let timestamps = opts.timestamps;
+    let (tty, rx) = state.containers.logs(&id, opts)?;
+    let body = tokio_stream::wrappers::ReceiverStream::new(rx).map(move |e| {
+        let data = if timestamps {
+            let mut d = format!("{} ", e.time).into_bytes();
+            d.extend_from_slice(&e.line);
+            Bytes::from(d)
+        } else {
+            e.line
+        };
+        Ok::<_, std::convert::Infallible>(if tty { data } else { frame(e.stream, &data) })
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, if tty { RAW } else { MULTIPLEXED })
+        .body(Body::from_stream(body))
+        .map_err(|e| Error::system(e.to_string()))
+}
+
+/// Which output streams the client wants.
+#[derive(Clone, Copy)]
+struct Wanted {
+    stdout: bool,
+    stderr: bool,
+}
+
+impl Wanted {
+    fn encode(self, tty: bool, kind: StreamKind, data: &[u8]) -> Option<Bytes> {
+        let ok = match kind {
+            StreamKind::Stdout => self.stdout,
+            StreamKind::Stderr => self.stderr,
+        };
+        ok.then(|| {
+            if tty {
+                Bytes::copy_from_slice(data)
+            } else {
+                frame(kind, data)
+            }
+        })
+    }
+}
+
+/// Pumps live output to `w` until the process's streams close or the client goes.
+async fn pump_output<W: AsyncWrite + Unpin>(streams: &mut AttachStreams, want: Wanted, mut w: W) {
+    loop {
+        match streams.output.recv().await {
+            Ok(OutputChunk::Data(kind, data)) => {
+                if let Some(bytes) = want.encode(streams.tty, kind, &data) {
+                    if w.write_all(&bytes).await.is_err() || w.flush().await.is_err() {
+                        return;
+                    }
+                }
+            }
+            Ok(OutputChunk::End) | Err(RecvError::Closed) => break,
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!(id = %streams.id, skipped = n, "attach client too slow; output dropped");
+            }
+        }
+    }
+    let _ = w.shutdown().await;
+}
+
+pub async fn attach(
+    state: State,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    mut req: Request,
+) -> Result<Response> {
+    let p = Params::parse(q.as_deref());
+    let want = Wanted {
+        stdout: p.bool("stdout"),
+        stderr: p.bool("stderr"),
+    };
+    let with_stdin = p.bool("stdin");
+    let stream = p.bool("stream");
+    // Subscribe before answering, so no output after this point is missed.
+    let mut streams = state.containers.attach(&id)?;
+    let content_type = if streams.tty { RAW } else { MULTIPLEXED };
+    let wants_upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"tcp"));
+    if wants_upgrade {
+        let on_upgrade = hyper::upgrade::on(&mut req);
+        tokio::spawn(async move {
+            let upgraded = match on_upgrade.await {
+                Ok(u) => hyper_util::rt::TokioIo::new(u),
+                Err(e) => {
+                    tracing::warn!(error = %e, "attach upgrade failed");
+                    return;
+                }
+            };
+            let (rd, wr) = tokio::io::split(upgraded);
+            if with_stdin {
+                let feeder = state.containers.attach(&streams.id);
+                if let Ok(f) = feeder {
+                    tokio::spawn(async move { f.feed_stdin(rd).await });
+                }
+            }
+            if stream {
+                pump_output(&mut streams, want, wr).await;
+            }
+        });
+        return Response::builder()
+            .status(StatusCode::SWITCHING_PROTOCOLS)
+            .header(header::CONNECTION, "Upgrade")
+            .header(header::UPGRADE, "tcp")
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::empty())
+            .map_err(|e| Error::system(e.to_string()));
+    }
+    // Without an upgrade: output only, as a streamed body.
+    let (tx, rx) = tokio::io::duplex(64 * 1024);
+    if stream {
+        tokio::spawn(async move { pump_output(&mut streams, want, tx).await });
+    }
+    let body = tokio_util_stream(rx);
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(body)
+        .map_err(|e| Error::system(e.to_string()))
+}
+
+fn tokio_util_stream(rx: tokio::io::DuplexStream) -> Body {
+    let s = futures::stream::unfold(rx, |mut rx| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 32 * 1024];
+        match rx.read(&mut buf).await {
+            Ok(0) | Err(_) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::convert::Infallible>(Bytes::from(buf)), rx))
+            }
+        }
+    });
+    Body::from_stream(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_have_docker_header() {
+        let f = frame(StreamKind::Stderr, b"hi\n");
+        assert_eq!(&f[..8], &[2, 0, 0, 0, 0, 0, 0, 3]);
+        assert_eq!(&f[8..], b"hi\n");
+    }
+
+    #[test]
+    fn times_parse_both_forms() {
+        assert_eq!(parse_time(Some("10.5")).unwrap().unwrap().timestamp(), 10);
+        assert!(parse_time(Some("2024-01-01T00:00:00Z")).unwrap().is_some());
+        assert!(parse_time(Some("yesterday")).is_err());
+        assert!(parse_time(None).unwrap().is_none());
+    }
+}

@@ -1,0 +1,110 @@
+//! `/_ping`, `/version`, `/info`.
+
+use super::State;
+use crate::mgr::container::Status;
+use crate::mgr::system::VERSION;
+use axum::http::header::{HeaderMap, HeaderValue, CACHE_CONTROL, PRAGMA};
+use axum::response::IntoResponse;
+use axum::Json;
+use pouch_api::system::{ComponentVersion, Info, Platform, Version};
+
+pub async fn ping() -> impl IntoResponse {
+    let mut h = HeaderMap::new();
+    h.insert(
+        "Api-Version",
+        HeaderValue::from_static(pouch_api::API_VERSION),
+    );
+    h.insert("Docker-Experimental", HeaderValue::from_static("false"));
+    h.insert("Ostype", HeaderValue::from_static("linux"));
+    h.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
+    h.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    (h, "OK")
+}
+
+pub async fn version(state: State) -> Json<Version> {
+    let s = &state.system;
+    let component = |name: &str, version: &str| ComponentVersion {
+        name: name.to_string(),
+        version: version.to_string(),
+        details: Default::default(),
+    };
+    Json(Version {
+        platform: Platform {
+            name: "pouch-rs".to_string(),
+        },
+        components: vec![
+            component("Engine", VERSION),
+            component("containerd", &s.containerd_version),
+            component("runc", &s.runc_version),
+        ],
+        version: VERSION.to_string(),
+        api_version: pouch_api::API_VERSION.to_string(),
+        min_api_version: pouch_api::MIN_API_VERSION.to_string(),
+        git_commit: option_env!("POUCH_GIT_COMMIT")
+            .unwrap_or("unknown")
+            .to_string(),
+        go_version: format!(
+            "rust{}",
+            option_env!("CARGO_PKG_RUST_VERSION").unwrap_or("")
+        ),
+        os: "linux".to_string(),
+        arch: std::env::consts::ARCH
+            .replace("x86_64", "amd64")
+            .replace("aarch64", "arm64"),
+        kernel_version: s.kernel_version.clone(),
+        experimental: false,
+        build_time: String::new(),
+    })
+}
+
+pub async fn info(state: State) -> Json<Info> {
+    let s = &state.system;
+    let all = state.containers.all();
+    let count =
+        |f: &dyn Fn(Status) -> bool| all.iter().filter(|c| f(c.meta().state.status)).count() as i64;
+    let running = count(&|st| st == Status::Running);
+    let paused = count(&|st| st == Status::Paused);
+    let mut info = Info {
+        id: s.id.clone(),
+        containers: all.len() as i64,
+        containers_running: running,
+        containers_paused: paused,
+        containers_stopped: all.len() as i64 - running - paused,
+        images: state.images.list().len() as i64,
+        driver: "overlayfs".to_string(),
+        system_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        logging_driver: "json-file".to_string(),
+        cgroup_driver: "cgroupfs".to_string(),
+        cgroup_version: s.cgroup_version.clone(),
+        kernel_version: s.kernel_version.clone(),
+        operating_system: s.operating_system.clone(),
+        os_type: "linux".to_string(),
+        architecture: std::env::consts::ARCH.to_string(),
+        ncpu: s.ncpu,
+        mem_total: s.mem_total,
+        docker_root_dir: s.home_dir.display().to_string(),
+        name: s.hostname.clone(),
+        server_version: VERSION.to_string(),
+        default_runtime: "runc".to_string(),
+        index_server_address: "https://index.docker.io/v1/".to_string(),
+        debug: s.debug,
+        memory_limit: true,
+        cpu_cfs_period: true,
+        cpu_cfs_quota: true,
+        cpu_shares: true,
+        cpu_set: true,
+        pids_limit: true,
+        ..Default::default()
+    };
+    info.runtimes.insert(
+        "runc".to_string(),
+        pouch_api::system::Runtime {
+            path: "runc".to_string(),
+            ..Default::default()
+        },
+    );
+    Json(info)
+}

@@ -1,0 +1,175 @@
+//! Daemon configuration: flags as Pouch names them, optionally from a JSON
+//! config file with the same keys; flags win over the file.
+
+use crate::error::{Error, Result};
+use clap::Parser;
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// Command-line flags.
+#[derive(Debug, Parser, Default)]
+#[command(name = "pouchd", version, about = "pouch container engine daemon")]
+pub struct Flags {
+    /// Root directory of persisted state.
+    #[arg(long = "home-dir")]
+    pub home_dir: Option<PathBuf>,
+    /// Address to serve the API on (unix:///path); repeatable.
+    #[arg(short = 'l', long = "listen")]
+    pub listen: Vec<String>,
+    /// containerd's socket.
+    #[arg(short = 'c', long = "containerd")]
+    pub containerd: Option<PathBuf>,
+    /// containerd binary to start when none answers on the socket.
+    #[arg(long = "containerd-path")]
+    pub containerd_path: Option<PathBuf>,
+    /// containerd namespace of pouchd's containers and images.
+    #[arg(long = "default-namespace")]
+    pub default_namespace: Option<String>,
+    /// Where to write the daemon's pid.
+    #[arg(long = "pidfile")]
+    pub pidfile: Option<PathBuf>,
+    /// Runtime state (FIFOs, containerd state) directory.
+    #[arg(long = "exec-root-dir")]
+    pub exec_root_dir: Option<PathBuf>,
+    /// JSON config file with the same keys as the flags.
+    #[arg(long = "config-file")]
+    pub config_file: Option<PathBuf>,
+    /// Debug logging.
+    #[arg(short = 'D', long = "debug")]
+    pub debug: bool,
+}
+
+/// The config file's shape.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FileConfig {
+    pub home_dir: Option<PathBuf>,
+    pub listen: Vec<String>,
+    pub containerd: Option<PathBuf>,
+    pub containerd_path: Option<PathBuf>,
+    pub default_namespace: Option<String>,
+    pub pidfile: Option<PathBuf>,
+    pub exec_root_dir: Option<PathBuf>,
+    pub debug: bool,
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub home_dir: PathBuf,
+    pub listen: Vec<String>,
+    pub containerd: PathBuf,
+    pub containerd_path: PathBuf,
+    pub namespace: String,
+    pub pidfile: Option<PathBuf>,
+    pub exec_root: PathBuf,
+    pub debug: bool,
+}
+
+const DEFAULT_CONFIG_FILE: &str = "/etc/pouch/config.json";
+
+impl Config {
+    /// Flags over the config file over defaults.
+    pub fn resolve(flags: Flags) -> Result<Self> {
+        let (path, explicit) = match &flags.config_file {
+            Some(p) => (p.clone(), true),
+            None => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
+        };
+        let file: FileConfig = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| Error::invalid(format!("config file {}: {e}", path.display())))?,
+            Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => {
+                FileConfig::default()
+            }
+            Err(e) => {
+                return Err(Error::invalid(format!(
+                    "config file {}: {e}",
+                    path.display()
+                )))
+            }
+        };
+        let listen = if !flags.listen.is_empty() {
+            flags.listen
+        } else if !file.listen.is_empty() {
+            file.listen
+        } else {
+            vec!["unix:///var/run/pouchd.sock".to_string()]
+        };
+        let namespace = flags
+            .default_namespace
+            .or(file.default_namespace)
+            .unwrap_or_else(|| "default".to_string());
+        if namespace.is_empty()
+            || !namespace
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            return Err(Error::invalid(format!("invalid namespace {namespace:?}")));
+        }
+        Ok(Config {
+            home_dir: flags
+                .home_dir
+                .or(file.home_dir)
+                .unwrap_or_else(|| "/var/lib/pouch".into()),
+            listen,
+            containerd: flags
+                .containerd
+                .or(file.containerd)
+                .unwrap_or_else(|| "/var/run/containerd.sock".into()),
+            containerd_path: flags
+                .containerd_path
+                .or(file.containerd_path)
+                .unwrap_or_else(|| "containerd".into()),
+            namespace,
+            pidfile: flags.pidfile.or(file.pidfile),
+            exec_root: flags
+                .exec_root_dir
+                .or(file.exec_root_dir)
+                .unwrap_or_else(|| "/var/run/pouchd".into()),
+            debug: flags.debug || file.debug,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.json");
+        std::fs::write(
+            &f,
+            r#"{"home-dir": "/file", "default-namespace": "fromfile", "debug": true}"#,
+        )
+        .unwrap();
+        let flags = Flags {
+            home_dir: Some("/flag".into()),
+            config_file: Some(f),
+            ..Default::default()
+        };
+        let c = Config::resolve(flags).unwrap();
+        assert_eq!(c.home_dir, PathBuf::from("/flag"));
+        assert_eq!(c.namespace, "fromfile");
+        assert!(c.debug);
+        assert_eq!(c.listen, vec!["unix:///var/run/pouchd.sock".to_string()]);
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_explicit_file_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.json");
+        std::fs::write(&f, r#"{"bogus": 1}"#).unwrap();
+        let flags = Flags {
+            config_file: Some(f),
+            ..Default::default()
+        };
+        assert!(Config::resolve(flags).is_err());
+        let flags = Flags {
+            config_file: Some(dir.path().join("none.json")),
+            ..Default::default()
+        };
+        assert!(Config::resolve(flags).is_err());
+    }
+}

@@ -1,0 +1,231 @@
+//! [`Runtime`] on containerd: snapshots, container records and tasks.
+
+use super::client::{timestamp_to_utc, Ctrd};
+use super::{ExitInfo, Mount, NewContainer, Runtime, Stdio, TaskInfo, TaskStatus};
+use crate::error::{Error, Result};
+use async_trait::async_trait;
+use containerd_client::services::v1::container::Runtime as CtrRuntime;
+use containerd_client::services::v1::snapshots::{
+    MountsRequest, PrepareSnapshotRequest, RemoveSnapshotRequest, UsageRequest,
+};
+use containerd_client::services::v1::{
+    Container, CreateContainerRequest, CreateTaskRequest, DeleteContainerRequest,
+    DeleteTaskRequest, KillRequest, ListPidsRequest, ListTasksRequest, PauseTaskRequest,
+    ResumeTaskRequest, StartRequest,
+};
+use containerd_client::types::v1::Status;
+
+const SPEC_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
+const RUNC_V2: &str = "io.containerd.runc.v2";
+
+fn not_found_ok(r: std::result::Result<(), tonic::Status>) -> Result<()> {
+    match r {
+        Ok(()) => Ok(()),
+        Err(s) if s.code() == tonic::Code::NotFound => Ok(()),
+        Err(s) => Err(s.into()),
+    }
+}
+
+fn to_proto_mount(m: &Mount) -> containerd_client::types::Mount {
+    containerd_client::types::Mount {
+        r#type: m.kind.clone(),
+        source: m.source.clone(),
+        target: m.target.clone(),
+        options: m.options.clone(),
+    }
+}
+
+pub(super) fn from_proto_mount(m: containerd_client::types::Mount) -> Mount {
+    Mount {
+        kind: m.r#type,
+        source: m.source,
+        target: m.target,
+        options: m.options,
+    }
+}
+
+#[async_trait]
+impl Runtime for Ctrd {
+    async fn prepare_snapshot(&self, key: &str, parent: &str) -> Result<()> {
+        let req = PrepareSnapshotRequest {
+            snapshotter: self.snapshotter.clone(),
+            key: key.to_string(),
+            parent: parent.to_string(),
+            labels: Default::default(),
+        };
+        match self.snapshots().prepare(req).await {
+            Ok(_) => Ok(()),
+            Err(s) if s.code() == tonic::Code::AlreadyExists => Ok(()),
+            Err(s) => Err(Error::from(s).context(format!("prepare snapshot {key}"))),
+        }
+    }
+
+    async fn remove_snapshot(&self, key: &str) -> Result<()> {
+        let req = RemoveSnapshotRequest {
+            snapshotter: self.snapshotter.clone(),
+            key: key.to_string(),
+        };
+        not_found_ok(self.snapshots().remove(req).await.map(|_| ()))
+    }
+
+    async fn snapshot_mounts(&self, key: &str) -> Result<Vec<Mount>> {
+        let req = MountsRequest {
+            snapshotter: self.snapshotter.clone(),
+            key: key.to_string(),
+        };
+        let resp = self.snapshots().mounts(req).await?.into_inner();
+        Ok(resp.mounts.into_iter().map(from_proto_mount).collect())
+    }
+
+    async fn snapshot_usage(&self, key: &str) -> Result<u64> {
+        let req = UsageRequest {
+            snapshotter: self.snapshotter.clone(),
+            key: key.to_string(),
+        };
+        let resp = self.snapshots().usage(req).await?.into_inner();
+        Ok(resp.size.max(0) as u64)
+    }
+
+    async fn create_container(&self, c: NewContainer) -> Result<()> {
+        // A record left from an earlier run of the same container is replaced:
+        // the spec may have changed (rename, restart after update).
+        self.delete_container(&c.id).await?;
+        let req = CreateContainerRequest {
+            container: Some(Container {
+                id: c.id.clone(),
+                labels: c.labels,
+                image: c.image,
+                runtime: Some(CtrRuntime {
+                    name: RUNC_V2.to_string(),
+                    options: None,
+                }),
+                spec: Some(prost_types::Any {
+                    type_url: SPEC_TYPE_URL.to_string(),
+                    value: c.spec,
+                }),
+                snapshotter: self.snapshotter.clone(),
+                snapshot_key: c.snapshot_key,
+                created_at: None,
+                updated_at: None,
+                extensions: Default::default(),
+                sandbox: String::new(),
+            }),
+        };
+        self.containers().create(req).await?;
+        Ok(())
+    }
+
+    async fn delete_container(&self, id: &str) -> Result<()> {
+        let req = DeleteContainerRequest { id: id.to_string() };
+        not_found_ok(self.containers().delete(req).await.map(|_| ()))
+    }
+
+    async fn start_task(&self, id: &str, snapshot_key: &str, stdio: &Stdio) -> Result<u32> {
+        let rootfs = self.snapshot_mounts(snapshot_key).await?;
+        let req = CreateTaskRequest {
+            container_id: id.to_string(),
+            rootfs: rootfs.iter().map(to_proto_mount).collect(),
+            stdin: stdio.stdin.clone(),
+            stdout: stdio.stdout.clone(),
+            stderr: stdio.stderr.clone(),
+            terminal: stdio.terminal,
+            checkpoint: None,
+            options: None,
+            runtime_path: String::new(),
+        };
+        let created = self.tasks().create(req).await?.into_inner();
+        let start = StartRequest {
+            container_id: id.to_string(),
+            exec_id: String::new(),
+        };
+        if let Err(s) = self.tasks().start(start).await {
+            // Leave no created-but-never-started task behind.
+            let _ = self.delete_task(id).await;
+            return Err(s.into());
+        }
+        Ok(created.pid)
+    }
+
+    async fn kill(&self, id: &str, signal: u32, all: bool) -> Result<()> {
+        let req = KillRequest {
+            container_id: id.to_string(),
+            exec_id: String::new(),
+            signal,
+            all,
+        };
+        self.tasks().kill(req).await?;
+        Ok(())
+    }
+
+    async fn delete_task(&self, id: &str) -> Result<Option<ExitInfo>> {
+        let req = DeleteTaskRequest {
+            container_id: id.to_string(),
+        };
+        match self.tasks().delete(req).await {
+            Ok(r) => {
+                let r = r.into_inner();
+                Ok(Some(ExitInfo {
+                    exit_status: r.exit_status,
+                    exited_at: timestamp_to_utc(r.exited_at),
+                }))
+            }
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
+            Err(s) => Err(s.into()),
+        }
+    }
+
+    async fn pause(&self, id: &str) -> Result<()> {
+        let req = PauseTaskRequest {
+            container_id: id.to_string(),
+        };
+        self.tasks().pause(req).await?;
+        Ok(())
+    }
+
+    async fn resume(&self, id: &str) -> Result<()> {
+        let req = ResumeTaskRequest {
+            container_id: id.to_string(),
+        };
+        self.tasks().resume(req).await?;
+        Ok(())
+    }
+
+    async fn list_tasks(&self) -> Result<Vec<TaskInfo>> {
+        let resp = self
+            .tasks()
+            .list(ListTasksRequest {
+                filter: String::new(),
+            })
+            .await?
+            .into_inner();
+        Ok(resp
+            .tasks
+            .into_iter()
+            .map(|p| TaskInfo {
+                status: match Status::try_from(p.status) {
+                    Ok(Status::Created) => TaskStatus::Created,
+                    Ok(Status::Running) => TaskStatus::Running,
+                    Ok(Status::Paused) | Ok(Status::Pausing) => TaskStatus::Paused,
+                    Ok(Status::Stopped) => TaskStatus::Stopped,
+                    _ => TaskStatus::Unknown,
+                },
+                id: if p.container_id.is_empty() {
+                    p.id
+                } else {
+                    p.container_id
+                },
+                pid: p.pid,
+                exit_status: p.exit_status,
+                exited_at: timestamp_to_utc(p.exited_at),
+            })
+            .collect())
+    }
+
+    async fn task_pids(&self, id: &str) -> Result<Vec<u32>> {
+        let req = ListPidsRequest {
+            container_id: id.to_string(),
+        };
+        let resp = self.tasks().list_pids(req).await?.into_inner();
+        Ok(resp.processes.into_iter().map(|p| p.pid).collect())
+    }
+}

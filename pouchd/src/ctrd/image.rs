@@ -1,0 +1,343 @@
+//! [`ImageStore`] on containerd: content under leases, image records, and
+//! unpacking layers with the Diff and Snapshots services (containerd 1.6 has
+//! no Transfer service, so this is the client's job).
+
+use super::client::{leased, timestamp_to_utc, Ctrd};
+use super::{chain_ids, BlobSource, Descriptor, ImageRecord, ImageStore};
+use crate::error::{Error, Result};
+use async_trait::async_trait;
+use containerd_client::services::v1::snapshots::{
+    CommitSnapshotRequest, PrepareSnapshotRequest, RemoveSnapshotRequest, StatSnapshotRequest,
+};
+use containerd_client::services::v1::{
+    ApplyRequest, CreateImageRequest, DeleteImageRequest, Image, InfoRequest, ListImagesRequest,
+    ReadContentRequest, UpdateImageRequest, WriteAction, WriteContentRequest,
+};
+use containerd_client::services::v1::{CreateRequest as LeaseCreate, DeleteRequest as LeaseDelete};
+use futures::StreamExt;
+use std::collections::HashMap;
+use tokio::io::AsyncReadExt;
+
+const CHUNK: usize = 1 << 20;
+
+fn to_proto_desc(d: &Descriptor) -> containerd_client::types::Descriptor {
+    containerd_client::types::Descriptor {
+        media_type: d.media_type.clone(),
+        digest: d.digest.clone(),
+        size: d.size,
+        annotations: Default::default(),
+    }
+}
+
+fn rand_suffix() -> String {
+    hex::encode(rand::random::<[u8; 8]>())
+}
+
+impl Ctrd {
+    async fn snapshot_exists(&self, key: &str) -> Result<bool> {
+        let req = StatSnapshotRequest {
+            snapshotter: self.snapshotter.clone(),
+            key: key.to_string(),
+        };
+        match self.snapshots().stat(req).await {
+            Ok(_) => Ok(true),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(false),
+            Err(s) => Err(s.into()),
+        }
+    }
+
+    async fn apply_layer(
+        &self,
+        lease: &str,
+        layer: &Descriptor,
+        chain: &str,
+        parent: &str,
+    ) -> Result<()> {
+        let key = format!("extract-{}-{chain}", rand_suffix());
+        let prep = PrepareSnapshotRequest {
+            snapshotter: self.snapshotter.clone(),
+            key: key.clone(),
+            parent: parent.to_string(),
+            labels: Default::default(),
+        };
+        let mounts = self
+            .snapshots()
+            .prepare(leased(prep, lease))
+            .await
+            .map_err(|s| Error::from(s).context(format!("prepare layer {chain}")))?
+            .into_inner()
+            .mounts;
+        let result = async {
+            let apply = ApplyRequest {
+                diff: Some(to_proto_desc(layer)),
+                mounts,
+                ..Default::default()
+            };
+            self.diff()
+                .apply(leased(apply, lease))
+                .await
+                .map_err(|s| Error::from(s).context(format!("apply layer {}", layer.digest)))?;
+            let commit = CommitSnapshotRequest {
+                snapshotter: self.snapshotter.clone(),
+                name: chain.to_string(),
+                key: key.clone(),
+                ..Default::default()
+            };
+            match self.snapshots().commit(leased(commit, lease)).await {
+                Ok(_) => Ok(()),
+                // Another unpack of the same layer won the race: same content.
+                Err(s) if s.code() == tonic::Code::AlreadyExists => Ok(()),
+                Err(s) => Err(Error::from(s).context(format!("commit layer {chain}"))),
+            }
+        }
+        .await;
+        if result.is_err() {
+            let rm = RemoveSnapshotRequest {
+                snapshotter: self.snapshotter.clone(),
+                key,
+            };
+            let _ = self.snapshots().remove(rm).await;
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl ImageStore for Ctrd {
+    async fn lease_create(&self) -> Result<String> {
+        let id = format!("pouchd-{}", rand_suffix());
+        let expire = chrono::Utc::now() + chrono::Duration::hours(1);
+        let mut labels = HashMap::new();
+        labels.insert(
+            "containerd.io/gc.expire".to_string(),
+            expire.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
+        self.leases()
+            .create(LeaseCreate {
+                id: id.clone(),
+                labels,
+            })
+            .await?;
+        Ok(id)
+    }
+
+    async fn lease_delete(&self, lease: &str) -> Result<()> {
+        let req = LeaseDelete {
+            id: lease.to_string(),
+            sync: false,
+        };
+        match self.leases().delete(req).await {
+            Ok(_) => Ok(()),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(()),
+            Err(s) => Err(s.into()),
+        }
+    }
+
+    async fn write_blob(
+        &self,
+        lease: &str,
+        digest: &str,
+        size: u64,
+        src: BlobSource,
+        labels: HashMap<String, String>,
+    ) -> Result<()> {
+        if self.has_blob(digest).await? {
+            return Ok(());
+        }
+        let reference = format!("pouchd-load-{digest}");
+        let total = size as i64;
+        let expected = digest.to_string();
+        let (tx, rx) = tokio::sync::mpsc::channel::<WriteContentRequest>(4);
+        let feeder = {
+            let reference = reference.clone();
+            let expected = expected.clone();
+            async move {
+                let mut offset: i64 = 0;
+                let send = |offset: i64, data: Vec<u8>, action: WriteAction, labels| {
+                    let req = WriteContentRequest {
+                        action: action as i32,
+                        r#ref: reference.clone(),
+                        total,
+                        expected: expected.clone(),
+                        offset,
+                        data,
+                        labels,
+                    };
+                    req
+                };
+                match src {
+                    BlobSource::Bytes(b) => {
+                        let req = send(0, b, WriteAction::Commit, labels);
+                        let _ = tx.send(req).await;
+                    }
+                    BlobSource::File(path) => {
+                        let mut f = tokio::fs::File::open(&path).await?;
+                        loop {
+                            let mut buf = vec![0u8; CHUNK];
+                            let mut n = 0;
+                            while n < CHUNK {
+                                let r = f.read(&mut buf[n..]).await?;
+                                if r == 0 {
+                                    break;
+                                }
+                                n += r;
+                            }
+                            buf.truncate(n);
+                            let last = offset + n as i64 >= total || n < CHUNK;
+                            let action = if last {
+                                WriteAction::Commit
+                            } else {
+                                WriteAction::Write
+                            };
+                            let req = send(
+                                offset,
+                                buf,
+                                action,
+                                if last { labels.clone() } else { HashMap::new() },
+                            );
+                            offset += n as i64;
+                            if tx.send(req).await.is_err() || last {
+                                break;
+                            }
+                        }
+                    }
+                }
+                Ok::<(), std::io::Error>(())
+            }
+        };
+        let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+        let call = async {
+            let mut resp = self
+                .content()
+                .write(leased(stream, lease))
+                .await?
+                .into_inner();
+            while let Some(r) = resp.next().await {
+                r?;
+            }
+            Ok::<(), tonic::Status>(())
+        };
+        let (fed, written) = tokio::join!(feeder, call);
+        fed?;
+        match written {
+            Ok(()) => Ok(()),
+            Err(s) if s.code() == tonic::Code::AlreadyExists => Ok(()),
+            Err(s) => Err(Error::from(s).context(format!("write blob {digest}"))),
+        }
+    }
+
+    async fn read_blob(&self, digest: &str) -> Result<Vec<u8>> {
+        let req = ReadContentRequest {
+            digest: digest.to_string(),
+            offset: 0,
+            size: 0,
+        };
+        let mut stream = self.content().read(req).await?.into_inner();
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            out.extend_from_slice(&chunk.data);
+        }
+        Ok(out)
+    }
+
+    async fn has_blob(&self, digest: &str) -> Result<bool> {
+        let req = InfoRequest {
+            digest: digest.to_string(),
+        };
+        match self.content().info(req).await {
+            Ok(_) => Ok(true),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(false),
+            Err(s) => Err(s.into()),
+        }
+    }
+
+    async fn unpack(
+        &self,
+        lease: &str,
+        layers: &[Descriptor],
+        diff_ids: &[String],
+    ) -> Result<String> {
+        if layers.len() != diff_ids.len() {
+            return Err(Error::invalid(format!(
+                "image has {} layers but {} diff IDs",
+                layers.len(),
+                diff_ids.len()
+            )));
+        }
+        let chains = chain_ids(diff_ids);
+        let mut parent = String::new();
+        for (layer, chain) in layers.iter().zip(&chains) {
+            if !self.snapshot_exists(chain).await? {
+                self.apply_layer(lease, layer, chain, &parent).await?;
+            }
+            parent = chain.clone();
+        }
+        Ok(parent)
+    }
+
+    async fn put_image(&self, rec: ImageRecord) -> Result<()> {
+        let image = Image {
+            name: rec.name.clone(),
+            labels: rec.labels,
+            target: Some(to_proto_desc(&rec.target)),
+            created_at: None,
+            updated_at: None,
+        };
+        let create = CreateImageRequest {
+            image: Some(image.clone()),
+            source_date_epoch: None,
+        };
+        match self.images().create(create).await {
+            Ok(_) => Ok(()),
+            Err(s) if s.code() == tonic::Code::AlreadyExists => {
+                let update = UpdateImageRequest {
+                    image: Some(image),
+                    update_mask: None,
+                    source_date_epoch: None,
+                };
+                self.images().update(update).await?;
+                Ok(())
+            }
+            Err(s) => Err(s.into()),
+        }
+    }
+
+    async fn list_images(&self) -> Result<Vec<ImageRecord>> {
+        let resp = self
+            .images()
+            .list(ListImagesRequest { filters: vec![] })
+            .await?
+            .into_inner();
+        Ok(resp
+            .images
+            .into_iter()
+            .filter_map(|i| {
+                let t = i.target?;
+                Some(ImageRecord {
+                    name: i.name,
+                    target: Descriptor {
+                        media_type: t.media_type,
+                        digest: t.digest,
+                        size: t.size,
+                    },
+                    labels: i.labels,
+                    created_at: timestamp_to_utc(i.created_at),
+                })
+            })
+            .collect())
+    }
+
+    async fn delete_image(&self, name: &str) -> Result<()> {
+        let req = DeleteImageRequest {
+            name: name.to_string(),
+            sync: false,
+            target: None,
+        };
+        match self.images().delete(req).await {
+            Ok(_) => Ok(()),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(()),
+            Err(s) => Err(s.into()),
+        }
+    }
+}

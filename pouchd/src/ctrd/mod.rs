@@ -1,0 +1,220 @@
+//! ctrd: pouchd's client of containerd.
+//!
+//! Everything containerd-specific (gRPC clients, prost types, namespaces,
+//! leases, the event stream) stays in this module. Managers see it through the
+//! [`Runtime`] and [`ImageStore`] traits with plain Rust types, so their logic
+//! can be tested with a fake. Events flow up on a channel ([`RuntimeEvent`]);
+//! this layer never calls into the managers.
+
+mod client;
+mod container;
+mod events;
+mod image;
+mod supervisor;
+
+pub use client::Ctrd;
+pub use supervisor::{ensure_containerd, ContainerdOptions};
+
+use crate::error::Result;
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// A filesystem mount as containerd describes rootfs mounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    pub kind: String,
+    pub source: String,
+    pub target: String,
+    pub options: Vec<String>,
+}
+
+/// Standard I/O of a task: FIFO paths (empty when unused).
+#[derive(Debug, Clone, Default)]
+pub struct Stdio {
+    pub stdin: String,
+    pub stdout: String,
+    pub stderr: String,
+    pub terminal: bool,
+}
+
+/// Status of a containerd task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskStatus {
+    Created,
+    Running,
+    Paused,
+    Stopped,
+    Unknown,
+}
+
+/// A task as listed by containerd.
+#[derive(Debug, Clone)]
+pub struct TaskInfo {
+    pub id: String,
+    pub pid: u32,
+    pub status: TaskStatus,
+    pub exit_status: u32,
+    pub exited_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitInfo {
+    pub exit_status: u32,
+    pub exited_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What ctrd reports upwards from containerd's event stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuntimeEvent {
+    /// The init process of container `id` exited.
+    TaskExit {
+        id: String,
+        pid: u32,
+        exit: ExitInfo,
+    },
+    /// The kernel OOM-killed a process of container `id`.
+    TaskOom { id: String },
+    /// The event stream broke and was re-established: events in the gap are
+    /// lost, so consumers must re-list tasks.
+    Resync,
+}
+
+/// What is needed to create a container in containerd.
+#[derive(Debug, Clone)]
+pub struct NewContainer {
+    pub id: String,
+    /// The OCI runtime spec, JSON.
+    pub spec: Vec<u8>,
+    pub image: String,
+    pub snapshot_key: String,
+    pub labels: HashMap<String, String>,
+}
+
+/// Containers and tasks in containerd.
+#[async_trait]
+pub trait Runtime: Send + Sync + 'static {
+    /// Prepares a writable snapshot `key` on top of the committed `parent` chain ID
+    /// (empty parent: an empty layer). Existing snapshots are kept.
+    async fn prepare_snapshot(&self, key: &str, parent: &str) -> Result<()>;
+    /// Removes the snapshot `key`; a missing one is not an error.
+    async fn remove_snapshot(&self, key: &str) -> Result<()>;
+    /// Mounts that produce the snapshot's filesystem.
+    async fn snapshot_mounts(&self, key: &str) -> Result<Vec<Mount>>;
+    /// Bytes used by the snapshot's own (upper) layer.
+    async fn snapshot_usage(&self, key: &str) -> Result<u64>;
+    /// Creates (or replaces) the container record.
+    async fn create_container(&self, c: NewContainer) -> Result<()>;
+    /// Deletes the container record; a missing one is not an error.
+    async fn delete_container(&self, id: &str) -> Result<()>;
+    /// Creates and starts the task of container `id`, returning its pid.
+    async fn start_task(&self, id: &str, snapshot_key: &str, stdio: &Stdio) -> Result<u32>;
+    /// Sends `signal` to the task's init process (or all processes).
+    async fn kill(&self, id: &str, signal: u32, all: bool) -> Result<()>;
+    /// Deletes (reaps) the task, returning its exit status; `None` when there is no task.
+    async fn delete_task(&self, id: &str) -> Result<Option<ExitInfo>>;
+    async fn pause(&self, id: &str) -> Result<()>;
+    async fn resume(&self, id: &str) -> Result<()>;
+    /// Every task of the namespace.
+    async fn list_tasks(&self) -> Result<Vec<TaskInfo>>;
+    /// Processes of the task (pids).
+    async fn task_pids(&self, id: &str) -> Result<Vec<u32>>;
+}
+
+/// An image record in containerd.
+#[derive(Debug, Clone)]
+pub struct ImageRecord {
+    pub name: String,
+    pub target: Descriptor,
+    pub labels: HashMap<String, String>,
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A content descriptor.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Descriptor {
+    pub media_type: String,
+    pub digest: String,
+    pub size: i64,
+}
+
+/// A blob to put into the content store.
+#[derive(Debug, Clone)]
+pub enum BlobSource {
+    File(PathBuf),
+    Bytes(Vec<u8>),
+}
+
+/// Images, content and unpacking in containerd.
+#[async_trait]
+pub trait ImageStore: Send + Sync + 'static {
+    /// Starts a lease that protects new content from GC until dropped.
+    async fn lease_create(&self) -> Result<String>;
+    async fn lease_delete(&self, lease: &str) -> Result<()>;
+    /// Writes a blob unless present, with GC labels, under `lease`.
+    async fn write_blob(
+        &self,
+        lease: &str,
+        digest: &str,
+        size: u64,
+        src: BlobSource,
+        labels: HashMap<String, String>,
+    ) -> Result<()>;
+    /// Reads a whole (small) blob.
+    async fn read_blob(&self, digest: &str) -> Result<Vec<u8>>;
+    /// Whether a blob is present.
+    async fn has_blob(&self, digest: &str) -> Result<bool>;
+    /// Unpacks layers (base first) with their diff IDs into committed snapshots
+    /// named by chain ID; returns the top chain ID.
+    async fn unpack(
+        &self,
+        lease: &str,
+        layers: &[Descriptor],
+        diff_ids: &[String],
+    ) -> Result<String>;
+    /// Creates or updates an image record.
+    async fn put_image(&self, rec: ImageRecord) -> Result<()>;
+    async fn list_images(&self) -> Result<Vec<ImageRecord>>;
+    async fn delete_image(&self, name: &str) -> Result<()>;
+}
+
+/// Chain IDs as the OCI image spec defines them: chain[0] = diff[0],
+/// chain[n] = sha256(chain[n-1] + " " + diff[n]).
+pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
+    use sha2::{Digest, Sha256};
+    let mut out: Vec<String> = Vec::with_capacity(diff_ids.len());
+    for d in diff_ids {
+        let next = match out.last() {
+            None => d.clone(),
+            Some(prev) => format!(
+                "sha256:{}",
+                hex::encode(Sha256::digest(format!("{prev} {d}").as_bytes()))
+            ),
+        };
+        out.push(next);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_id_of_one_layer_is_its_diff_id() {
+        let d = vec!["sha256:aa".to_string()];
+        assert_eq!(chain_ids(&d), d);
+    }
+
+    #[test]
+    fn chain_id_hashes_parent_and_diff() {
+        use sha2::{Digest, Sha256};
+        let d = vec!["sha256:aa".to_string(), "sha256:bb".to_string()];
+        let want = format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(b"sha256:aa sha256:bb"))
+        );
+        assert_eq!(chain_ids(&d)[1], want);
+    }
+}

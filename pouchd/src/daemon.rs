@@ -1,0 +1,13 @@
+//! The daemon's long-lived state, shared by every request.
+
+use crate::mgr::container::ContainerMgr;
+use crate::mgr::image::ImageMgr;
+use crate::mgr::system::SystemInfo;
+use std::sync::Arc;
+
+/// Managers and facts the HTTP layer serves from.
+pub struct Daemon {
+    pub containers: Arc<ContainerMgr>,
+    pub images: Arc<ImageMgr>,
+    pub system: SystemInfo,
+}

@@ -1,0 +1,17 @@
+//! pouchd: a container engine serving the Docker Engine API (v1.41).
+//!
+//! Layers, each calling only the one below it:
+//! `server` (HTTP) → `bridge` (API objects ↔ manager calls) → `mgr` (container,
+//! image, system managers) → `ctrd` (containerd client). `ctrd` publishes
+//! runtime events on a channel that `mgr` consumes; it never calls up.
+
+pub mod bridge;
+pub mod config;
+pub mod ctrd;
+pub mod daemon;
+pub mod error;
+pub mod mgr;
+pub mod server;
+pub mod store;
+
+pub use error::{Error, Result};

@@ -1,0 +1,87 @@
+//! The pouchd binary: configuration, containerd, managers, API.
+
+use anyhow::Context;
+use clap::Parser;
+use pouchd::config::{Config, Flags};
+use pouchd::ctrd::{ensure_containerd, ContainerdOptions, Ctrd};
+use pouchd::daemon::Daemon;
+use pouchd::mgr::container::{ContainerMgr, ContainerMgrConfig};
+use pouchd::mgr::image::ImageMgr;
+use pouchd::mgr::system::SystemInfo;
+use std::sync::Arc;
+use tokio::signal::unix::{signal, SignalKind};
+
+fn main() -> anyhow::Result<()> {
+    let cfg = Config::resolve(Flags::parse())?;
+    let filter = if cfg.debug { "debug" } else { "info" };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("POUCHD_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(format!(
+                    "{filter},h2=info,tower=info,hyper=info"
+                ))
+            }),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(cfg))
+}
+
+async fn run(cfg: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&cfg.home_dir).context("creating home dir")?;
+    std::fs::create_dir_all(&cfg.exec_root).context("creating exec root")?;
+    if let Some(p) = &cfg.pidfile {
+        if let Some(dir) = p.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(p, format!("{}\n", std::process::id())).context("writing pidfile")?;
+    }
+    ensure_containerd(ContainerdOptions {
+        socket: cfg.containerd.clone(),
+        binary: cfg.containerd_path.clone(),
+        root: cfg.home_dir.join("containerd"),
+        state: cfg.exec_root.join("containerd"),
+    })
+    .await?;
+    let (ctrd, events) = Ctrd::connect(&cfg.containerd, &cfg.namespace).await?;
+    let ctrd = Arc::new(ctrd);
+    let containerd_version = ctrd.version().await.unwrap_or_default();
+    let images = Arc::new(ImageMgr::new(ctrd.clone(), cfg.home_dir.join("tmp")).await?);
+    let containers = ContainerMgr::new(
+        ctrd.clone(),
+        images.clone(),
+        ContainerMgrConfig {
+            root: cfg.home_dir.join("containers"),
+            exec_root: cfg.exec_root.join("fifo"),
+            namespace: cfg.namespace.clone(),
+        },
+        events,
+    )
+    .await?;
+    let daemon = Arc::new(Daemon {
+        containers,
+        images,
+        system: SystemInfo::gather(cfg.home_dir.clone(), containerd_version, cfg.debug),
+    });
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let result = tokio::select! {
+        r = pouchd::server::serve(&cfg.listen, daemon) => r.map_err(anyhow::Error::from),
+        _ = term.recv() => Ok(()),
+        _ = int.recv() => Ok(()),
+    };
+    // Containers keep running without us; only our own files go.
+    for l in &cfg.listen {
+        if let Some(p) = l.strip_prefix("unix://") {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    if let Some(p) = &cfg.pidfile {
+        let _ = std::fs::remove_file(p);
+    }
+    tracing::info!("pouchd stopped");
+    result
+}

@@ -1,0 +1,64 @@
+//! `POST /containers/{id}/attach`: the live output of the container and its
+//! stdin. The HTTP upgrade itself is the server's business.
+
+use super::io::{ContainerIo, OutputChunk};
+use super::ContainerMgr;
+use crate::error::Result;
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::broadcast;
+
+/// What an attached client is connected to.
+pub struct AttachStreams {
+    pub id: String,
+    pub tty: bool,
+    /// Live output; ends with [`OutputChunk::End`] when the process is gone.
+    pub output: broadcast::Receiver<OutputChunk>,
+    io: Arc<ContainerIo>,
+    stdin_once: bool,
+    open_stdin: bool,
+}
+
+impl ContainerMgr {
+    /// Subscribes to the container's output from now on.
+    pub fn attach(&self, reference: &str) -> Result<AttachStreams> {
+        let c = self.get(reference)?;
+        let m = c.meta();
+        Ok(AttachStreams {
+            id: c.id.clone(),
+            tty: m.config.tty,
+            output: c.io.output.subscribe(),
+            io: c.io.clone(),
+            stdin_once: m.config.stdin_once,
+            open_stdin: m.config.open_stdin,
+        })
+    }
+}
+
+impl AttachStreams {
+    /// Copies the client's input into the container's stdin until the client
+    /// closes it; then closes stdin if the container wants it closed once.
+    /// Waits for the run's stdin to exist (attach comes before start in `run -i`).
+    pub async fn feed_stdin<R: AsyncRead + Unpin>(&self, mut input: R) {
+        if !self.open_stdin {
+            return;
+        }
+        let mut gen = self.io.stdin_gen.subscribe();
+        if !self.io.has_stdin().await && gen.changed().await.is_err() {
+            return;
+        }
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            match input.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => match self.io.write_stdin(&buf[..n]).await {
+                    Ok(true) => {}
+                    _ => return,
+                },
+            }
+        }
+        if self.stdin_once {
+            self.io.close_stdin().await;
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! `POST /containers/create`: validate, merge the image's defaults, reserve
+//! the name, prepare the writable snapshot, persist.
+
+use super::state::{ContainerMeta, State, META_VERSION};
+use super::store::Container;
+use super::ContainerMgr;
+use crate::error::{Error, Result};
+use pouch_api::container::{Config, HostConfig};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Outcome of a create.
+#[derive(Debug, Clone)]
+pub struct CreateResult {
+    pub id: String,
+    pub warnings: Vec<String>,
+}
+
+const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+
+pub(super) fn valid_name(name: &str) -> bool {
+    let mut b = name.bytes();
+    b.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.len() >= 2
+        && b.all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(&c))
+}
+
+fn random_name() -> String {
+    const LEFT: &[&str] = &[
+        "admiring",
+        "brave",
+        "clever",
+        "dazzling",
+        "eager",
+        "festive",
+        "gallant",
+        "happy",
+        "jolly",
+        "keen",
+        "lucid",
+        "modest",
+        "nifty",
+        "optimistic",
+        "quirky",
+        "relaxed",
+        "serene",
+        "tender",
+        "upbeat",
+        "vibrant",
+        "wizardly",
+        "zealous",
+    ];
+    const RIGHT: &[&str] = &[
+        "albattani",
+        "babbage",
+        "curie",
+        "darwin",
+        "euclid",
+        "feynman",
+        "galileo",
+        "hopper",
+        "hypatia",
+        "kepler",
+        "lovelace",
+        "meitner",
+        "newton",
+        "noether",
+        "pascal",
+        "ritchie",
+        "shannon",
+        "tesla",
+        "thompson",
+        "turing",
+        "wozniak",
+        "yonath",
+    ];
+    let l = LEFT[rand::random_range(0..LEFT.len())];
+    let r = RIGHT[rand::random_range(0..RIGHT.len())];
+    format!("{l}_{r}")
+}
+
+/// Image env first, then the container's, later keys replacing earlier ones.
+fn merge_env(image: &[String], own: &[String]) -> Vec<String> {
+    let mut order: Vec<String> = Vec::new();
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    for e in image.iter().chain(own) {
+        let key = e.split('=').next().unwrap_or("").to_string();
+        if !values.contains_key(&key) {
+            order.push(key.clone());
+        }
+        values.insert(key, e.clone());
+    }
+    order
+        .into_iter()
+        .filter_map(|k| values.remove(&k))
+        .collect()
+}
+
+/// The effective config: the request's, with the image's defaults where it is silent.
+pub(super) fn merge_config(mut cfg: Config, image: &Config) -> Config {
+    cfg.env = merge_env(&image.env, &cfg.env);
+    if cfg.entrypoint.is_none() {
+        cfg.entrypoint = image.entrypoint.clone();
+        if cfg.cmd.is_none() {
+            cfg.cmd = image.cmd.clone();
+        }
+    }
+    if cfg.working_dir.is_empty() {
+        cfg.working_dir = image.working_dir.clone();
+    }
+    if cfg.user.is_empty() {
+        cfg.user = image.user.clone();
+    }
+    if cfg.stop_signal.is_empty() {
+        cfg.stop_signal = image.stop_signal.clone();
+    }
+    for (k, v) in &image.labels {
+        cfg.labels.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    for (k, v) in &image.exposed_ports {
+        cfg.exposed_ports
+            .entry(k.clone())
+            .or_insert_with(|| v.clone());
+    }
+    for (k, v) in &image.volumes {
+        cfg.volumes.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    cfg
+}
+
+/// Checks what containerd would reject late, or what Docker rejects up front.
+pub(super) fn validate_host_config(hc: &HostConfig) -> Result<()> {
+    let rp = &hc.restart_policy;
+    match rp.name.as_str() {
+        "" | "no" | "always" | "unless-stopped" => {
+            if rp.maximum_retry_count != 0 {
+                return Err(Error::invalid(format!(
+                    "maximum retry count cannot be used with restart policy '{}'",
+                    rp.name
+                )));
+            }
+        }
+        "on-failure" => {
+            if rp.maximum_retry_count < 0 {
+                return Err(Error::invalid("maximum retry count cannot be negative"));
+            }
+        }
+        other => return Err(Error::invalid(format!("invalid restart policy '{other}'"))),
+    }
+    if hc.auto_remove && !matches!(rp.name.as_str(), "" | "no") {
+        return Err(Error::invalid(
+            "can't create 'AutoRemove' container with restart policy",
+        ));
+    }
+    if hc.memory != 0 && hc.memory < MIN_MEMORY {
+        return Err(Error::invalid("Minimum memory limit allowed is 6MB"));
+    }
+    if hc.nano_cpus < 0 || hc.cpu_shares < 0 || hc.memory < 0 {
+        return Err(Error::invalid("resource limits cannot be negative"));
+    }
+    if hc.nano_cpus > 0 && (hc.cpu_quota > 0 || hc.cpu_period > 0) {
+        return Err(Error::invalid(
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set",
+        ));
+    }
+    let ncpu = std::thread::available_parallelism()
+        .map(|n| n.get() as i64)
+        .unwrap_or(1);
+    if hc.nano_cpus > ncpu * 1_000_000_000 {
+        return Err(Error::invalid(format!(
+            "Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
+        )));
+    }
+    match hc.network_mode.as_str() {
+        "" | "default" | "bridge" | "none" | "host" => {}
+        m if m.starts_with("container:") => {
+            return Err(Error::invalid(
+                "network mode container:<id> is not supported yet",
+            ))
+        }
+        m => return Err(Error::not_found(format!("network {m} not found"))),
+    }
+    for b in &hc.binds {
+        super::spec::parse_bind(b)?;
+    }
+    Ok(())
+}
+
+impl ContainerMgr {
+    /// Creates a container named `name` (random when empty).
+    pub async fn create(
+        &self,
+        name: Option<&str>,
+        config: Config,
+        host_config: HostConfig,
+    ) -> Result<CreateResult> {
+        let name = match name.map(|n| n.strip_prefix('/').unwrap_or(n)) {
+            Some(n) if !n.is_empty() => {
+                if !valid_name(n) {
+                    return Err(Error::invalid(format!(
+                        "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                    )));
+                }
+                n.to_string()
+            }
+            _ => loop {
+                let n = random_name();
+                if !self.containers.name_taken(&n) {
+                    break n;
+                }
+            },
+        };
+        if config.image.is_empty() {
+            return Err(Error::invalid("image name is required"));
+        }
+        validate_host_config(&host_config)?;
+        let image = self.images.get(&config.image)?;
+        let image_cfg = image.config.config.clone().unwrap_or_default();
+        let config = merge_config(config, &image_cfg);
+        let mut argv: Vec<String> = config.entrypoint.clone().unwrap_or_default();
+        argv.extend(config.cmd.clone().unwrap_or_default());
+        if argv.is_empty() {
+            return Err(Error::invalid("No command specified"));
+        }
+        let warnings = Vec::new();
+
+        let id = hex::encode(rand::random::<[u8; 32]>());
+        let dir = self.meta.dir(&id);
+        let p = |f: &str| dir.join(f).to_string_lossy().into_owned();
+        let meta = ContainerMeta {
+            version: META_VERSION,
+            id: id.clone(),
+            name,
+            created: chrono::Utc::now(),
+            path: argv[0].clone(),
+            args: argv[1..].to_vec(),
+            config,
+            host_config,
+            image_id: image.id.clone(),
+            snapshot_key: id.clone(),
+            state: State::default(),
+            restart_count: 0,
+            manually_stopped: false,
+            log_path: p(&format!("{id}-json.log")),
+            hostname_path: p("hostname"),
+            hosts_path: p("hosts"),
+            resolv_conf_path: p("resolv.conf"),
+        };
+        let container = Arc::new(Container::new(meta));
+        self.containers.insert(container.clone())?;
+        let made = async {
+            self.rt.prepare_snapshot(&id, &image.top_chain).await?;
+            self.save(&container)
+        }
+        .await;
+        if let Err(e) = made {
+            self.containers.remove(&id);
+            let _ = self.rt.remove_snapshot(&id).await;
+            let _ = self.meta.remove(&id);
+            return Err(e);
+        }
+        tracing::info!(id = %id, "container created");
+        Ok(CreateResult { id, warnings })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_docker_rules() {
+        assert!(valid_name("web-1"));
+        assert!(valid_name("a.b_c"));
+        assert!(!valid_name("a"));
+        assert!(!valid_name("-x"));
+        assert!(!valid_name("x/y"));
+        assert!(!valid_name("x y"));
+    }
+
+    #[test]
+    fn entrypoint_override_drops_image_cmd() {
+        let image = Config {
+            cmd: Some(vec!["sh".into()]),
+            env: vec!["PATH=/bin".into(), "A=1".into()],
+            ..Default::default()
+        };
+        let own = Config {
+            entrypoint: Some(vec!["echo".into()]),
+            env: vec!["A=2".into()],
+            ..Default::default()
+        };
+        let m = merge_config(own, &image);
+        assert_eq!(m.cmd, None);
+        assert_eq!(m.env, vec!["PATH=/bin".to_string(), "A=2".to_string()]);
+    }
+
+    #[test]
+    fn image_cmd_used_when_silent() {
+        let image = Config {
+            cmd: Some(vec!["sh".into()]),
+            ..Default::default()
+        };
+        let m = merge_config(Config::default(), &image);
+        assert_eq!(m.cmd, Some(vec!["sh".to_string()]));
+    }
+
+    #[test]
+    fn bad_host_configs_are_rejected() {
+        let mut hc = HostConfig::default();
+        hc.restart_policy.name = "sometimes".into();
+        assert!(validate_host_config(&hc).is_err());
+        let mut hc = HostConfig::default();
+        hc.memory = 1024;
+        assert!(validate_host_config(&hc).is_err());
+        let mut hc = HostConfig::default();
+        hc.auto_remove = true;
+        hc.restart_policy.name = "always".into();
+        assert!(validate_host_config(&hc).is_err());
+        let mut hc = HostConfig::default();
+        hc.network_mode = "nosuchnet".into();
+        assert!(validate_host_config(&hc).unwrap_err().is_not_found());
+    }
+}

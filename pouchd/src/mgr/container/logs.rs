@@ -1,0 +1,171 @@
+//! `GET /containers/{id}/logs` from the json-file log: tail, since/until,
+//! follow (woken by the copiers, never by polling).
+
+use super::io::{JsonLogLine, StreamKind};
+use super::ContainerMgr;
+use crate::error::{Error, Result};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use tokio::sync::mpsc;
+
+/// What the client asked for.
+#[derive(Debug, Clone, Default)]
+pub struct LogsOptions {
+    pub follow: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub timestamps: bool,
+    /// Last N lines only.
+    pub tail: Option<usize>,
+}
+
+/// One log line.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    pub stream: StreamKind,
+    pub time: String,
+    pub line: Bytes,
+}
+
+fn parse_line(raw: &str) -> Option<(LogEntry, DateTime<Utc>)> {
+    let l: JsonLogLine = serde_json::from_str(raw).ok()?;
+    let stream = match l.stream {
+        "stderr" => StreamKind::Stderr,
+        _ => StreamKind::Stdout,
+    };
+    let t = DateTime::parse_from_rfc3339(l.time)
+        .ok()?
+        .with_timezone(&Utc);
+    Some((
+        LogEntry {
+            stream,
+            time: l.time.to_string(),
+            line: Bytes::copy_from_slice(l.log.as_bytes()),
+        },
+        t,
+    ))
+}
+
+struct Reader {
+    opts: LogsOptions,
+    reader: BufReader<std::fs::File>,
+    buf: String,
+}
+
+impl Reader {
+    /// Reads complete lines from the current position; a trailing partial
+    /// line (a write in progress) is left for the next round.
+    fn read_available(&mut self, out: &mut Vec<LogEntry>) -> std::io::Result<()> {
+        loop {
+            let pos = self.reader.stream_position()?;
+            self.buf.clear();
+            let n = self.reader.read_line(&mut self.buf)?;
+            if n == 0 {
+                return Ok(());
+            }
+            if !self.buf.ends_with('\n') {
+                self.reader.seek(SeekFrom::Start(pos))?;
+                return Ok(());
+            }
+            if let Some((e, t)) = parse_line(self.buf.trim_end_matches('\n')) {
+                if self.wanted(&e, t) {
+                    out.push(e);
+                }
+            }
+        }
+    }
+
+    fn wanted(&self, e: &LogEntry, t: DateTime<Utc>) -> bool {
+        let stream_ok = match e.stream {
+            StreamKind::Stdout => self.opts.stdout,
+            StreamKind::Stderr => self.opts.stderr,
+        };
+        stream_ok
+            && self.opts.since.is_none_or(|s| t >= s)
+            && self.opts.until.is_none_or(|u| t <= u)
+    }
+}
+
+impl ContainerMgr {
+    /// Streams the container's log. The producer stops when the receiver is
+    /// dropped (the client went away).
+    pub fn logs(
+        &self,
+        reference: &str,
+        opts: LogsOptions,
+    ) -> Result<(bool, mpsc::Receiver<LogEntry>)> {
+        if !opts.stdout && !opts.stderr {
+            return Err(Error::invalid(
+                "Bad parameters: you must choose at least one stream",
+            ));
+        }
+        let c = self.get(reference)?;
+        let m = c.meta();
+        let tty = m.config.tty;
+        let mut state = c.io.log.subscribe();
+        let (tx, rx) = mpsc::channel(256);
+        let path = m.log_path.clone();
+        tokio::spawn(async move {
+            let file = match std::fs::File::open(&path) {
+                Ok(f) => f,
+                Err(_) => return, // never started: no log yet
+            };
+            let mut r = Reader {
+                opts: opts.clone(),
+                reader: BufReader::new(file),
+                buf: String::new(),
+            };
+            let mut first = Vec::new();
+            state.borrow_and_update();
+            if r.read_available(&mut first).is_err() {
+                return;
+            }
+            let first: Vec<LogEntry> = match opts.tail {
+                Some(n) => {
+                    let mut q: VecDeque<LogEntry> = first.into();
+                    while q.len() > n {
+                        q.pop_front();
+                    }
+                    q.into()
+                }
+                None => first,
+            };
+            for e in first {
+                if tx.send(e).await.is_err() {
+                    return;
+                }
+            }
+            if !opts.follow {
+                return;
+            }
+            loop {
+                let open = state.borrow_and_update().open;
+                let mut more = Vec::new();
+                if r.read_available(&mut more).is_err() {
+                    return;
+                }
+                let got = !more.is_empty();
+                for e in more {
+                    if tx.send(e).await.is_err() {
+                        return;
+                    }
+                }
+                if !open && !got {
+                    return;
+                }
+                if opts.until.is_some_and(|u| Utc::now() > u) {
+                    return;
+                }
+                tokio::select! {
+                    changed = state.changed() => if changed.is_err() { return },
+                    _ = tx.closed() => return,
+                }
+            }
+        });
+        Ok((tty, rx))
+    }
+}

@@ -1,0 +1,120 @@
+//! Container manager: the container store (ID index and name registrar), and
+//! one file per lifecycle operation.
+//!
+//! Calls down into [`crate::ctrd::Runtime`] and across to the image manager;
+//! learns about exits from ctrd's event channel (`monitor`).
+
+mod attach;
+mod create;
+mod io;
+mod kill;
+mod list;
+mod logs;
+mod monitor;
+mod pause;
+mod recover;
+mod remove;
+mod rename;
+mod spec;
+mod start;
+mod state;
+mod stop;
+mod store;
+mod wait;
+
+pub use attach::AttachStreams;
+pub use create::CreateResult;
+pub use io::{OutputChunk, StreamKind};
+pub use list::ListOptions;
+pub use logs::{LogEntry, LogsOptions};
+pub use spec::{parse_bind, Bind};
+pub use state::{ContainerMeta, State, Status};
+pub use wait::WaitCondition;
+
+use crate::ctrd::{Runtime, RuntimeEvent};
+use crate::error::{Error, Result};
+use crate::mgr::image::ImageMgr;
+use crate::store::MetaStore;
+use std::path::PathBuf;
+use std::sync::Arc;
+use store::ContainerStore;
+
+/// Daemon-wide settings the container manager needs.
+#[derive(Debug, Clone)]
+pub struct ContainerMgrConfig {
+    /// `<home>/containers`: metadata, logs, hosts files.
+    pub root: PathBuf,
+    /// `<exec-root>`: FIFOs of running containers.
+    pub exec_root: PathBuf,
+    /// containerd namespace, also the cgroup parent.
+    pub namespace: String,
+}
+
+/// The container manager.
+pub struct ContainerMgr {
+    rt: Arc<dyn Runtime>,
+    images: Arc<ImageMgr>,
+    meta: MetaStore,
+    containers: ContainerStore,
+    cfg: ContainerMgrConfig,
+}
+
+impl ContainerMgr {
+    /// Builds the manager, recovers persisted containers against containerd's
+    /// tasks, and starts the monitor that consumes `events`.
+    pub async fn new(
+        rt: Arc<dyn Runtime>,
+        images: Arc<ImageMgr>,
+        cfg: ContainerMgrConfig,
+        events: tokio::sync::mpsc::Receiver<RuntimeEvent>,
+    ) -> Result<Arc<Self>> {
+        std::fs::create_dir_all(&cfg.exec_root)?;
+        let mgr = Arc::new(ContainerMgr {
+            rt,
+            images,
+            meta: MetaStore::new(&cfg.root, "config.v1.json")?,
+            containers: ContainerStore::default(),
+            cfg,
+        });
+        mgr.recover().await?;
+        tokio::spawn(monitor::run(Arc::downgrade(&mgr), events));
+        Ok(mgr)
+    }
+
+    /// Finds a container by full ID, name, or unique ID prefix.
+    pub fn get(&self, reference: &str) -> Result<Arc<store::Container>> {
+        self.containers.get(reference)
+    }
+
+    /// Every container.
+    pub fn all(&self) -> Vec<Arc<store::Container>> {
+        self.containers.all()
+    }
+
+    pub fn image_mgr(&self) -> &ImageMgr {
+        &self.images
+    }
+
+    /// Bytes in the container's writable layer, and with the image's.
+    pub async fn sizes(&self, m: &ContainerMeta) -> (Option<i64>, Option<i64>) {
+        let rw = self
+            .rt
+            .snapshot_usage(&m.snapshot_key)
+            .await
+            .ok()
+            .map(|s| s as i64);
+        let image = self.images.get(&m.image_id).ok().map(|i| i.size);
+        (rw, rw.zip(image).map(|(a, b)| a + b))
+    }
+
+    fn save(&self, c: &store::Container) -> Result<()> {
+        let snapshot = c.meta();
+        self.meta.save(&snapshot.id, &snapshot)
+    }
+
+    fn not_running(id: &str) -> Error {
+        Error::conflict(format!("Container {id} is not running"))
+    }
+}
+
+pub use store::Container;

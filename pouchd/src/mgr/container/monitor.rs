@@ -1,0 +1,164 @@
+//! Consumes ctrd's runtime events: exits become state changes, restart
+//! policies and auto-removal act on them.
+
+use super::state::Status;
+use super::store::Container;
+use super::ContainerMgr;
+use crate::ctrd::{ExitInfo, RuntimeEvent, TaskStatus};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Exit code when a task vanished without a recorded status.
+const LOST_EXIT_CODE: i64 = 255;
+
+pub(super) async fn run(mgr: Weak<ContainerMgr>, mut events: mpsc::Receiver<RuntimeEvent>) {
+    while let Some(ev) = events.recv().await {
+        let Some(mgr) = mgr.upgrade() else { return };
+        match ev {
+            RuntimeEvent::TaskExit { id, pid, exit } => {
+                if let Ok(c) = mgr.containers.get(&id) {
+                    if c.id == id {
+                        // Exits of different containers are independent; one
+                        // container's lock must not hold up the others.
+                        tokio::spawn(async move { mgr.handle_exit(&c, Some(pid), exit).await });
+                    }
+                }
+            }
+            RuntimeEvent::TaskOom { id } => {
+                if let Ok(c) = mgr.containers.get(&id) {
+                    if c.id == id {
+                        c.update(|m| m.state.oom_killed = true);
+                    }
+                }
+            }
+            RuntimeEvent::Resync => {
+                tokio::spawn(async move { mgr.reconcile().await });
+            }
+        }
+    }
+}
+
+impl ContainerMgr {
+    /// Records an exit of `c`'s task (pid `pid` when known) and applies the
+    /// restart policy or auto-removal.
+    pub(super) async fn handle_exit(
+        self: &Arc<Self>,
+        c: &Arc<Container>,
+        pid: Option<u32>,
+        exit: ExitInfo,
+    ) {
+        let op = c.op.lock().await;
+        let m = c.meta();
+        if !m.state.status.is_alive() {
+            return;
+        }
+        if let Some(pid) = pid {
+            if m.state.pid != 0 && pid != 0 && pid != m.state.pid {
+                // A late event from an earlier run.
+                return;
+            }
+        }
+        let reaped = self.rt.delete_task(&c.id).await;
+        let code = match reaped {
+            Ok(Some(e)) if pid.is_none() => e.exit_status as i64,
+            _ => exit.exit_status as i64,
+        };
+        let finished = exit.exited_at.unwrap_or_else(chrono::Utc::now);
+        let (restart, delay) = c.update(|m| {
+            m.state.status = Status::Exited;
+            m.state.pid = 0;
+            m.state.exit_code = code;
+            m.state.finished_at = Some(finished);
+            let restart = !m.manually_stopped
+                && match m.host_config.restart_policy.name.as_str() {
+                    "always" | "unless-stopped" => true,
+                    "on-failure" => {
+                        code != 0
+                            && (m.host_config.restart_policy.maximum_retry_count == 0
+                                || (m.restart_count as i64)
+                                    < m.host_config.restart_policy.maximum_retry_count)
+                    }
+                    _ => false,
+                };
+            // Back-off doubles from 100 ms up to a minute; a run of 10 s or
+            // more resets it, as Docker does.
+            let ran = m.state.started_at.map(|s| finished - s).unwrap_or_default();
+            let steps = if ran >= chrono::Duration::seconds(10) {
+                0
+            } else {
+                m.restart_count.min(10)
+            };
+            let delay = Duration::from_millis(100 << steps).min(Duration::from_secs(60));
+            if restart {
+                m.state.status = Status::Restarting;
+            }
+            (restart, delay)
+        });
+        if let Err(e) = self.save(c) {
+            tracing::error!(id = %c.id, error = %e, "cannot persist exit");
+        }
+        c.wait.send_modify(|w| {
+            w.exits += 1;
+            w.exit_code = code;
+            w.running = false;
+        });
+        tracing::info!(id = %c.id, code, restart, "container exited");
+        drop(op);
+        if restart {
+            let mgr = self.clone();
+            let c = c.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                mgr.restart_by_policy(&c).await;
+            });
+        } else if m.host_config.auto_remove {
+            if let Err(e) = self.remove_container(c, true).await {
+                tracing::warn!(id = %c.id, error = %e, "auto-remove failed");
+            }
+        }
+    }
+
+    async fn restart_by_policy(self: &Arc<Self>, c: &Arc<Container>) {
+        let _op = c.op.lock().await;
+        let m = c.meta();
+        if m.state.status != Status::Restarting || m.manually_stopped {
+            return;
+        }
+        c.update(|m| m.restart_count += 1);
+        if let Err(e) = self.start_locked(c).await {
+            tracing::warn!(id = %c.id, error = %e, "restart by policy failed");
+            c.update(|m| m.state.status = Status::Exited);
+            let _ = self.save(c);
+        }
+    }
+
+    /// Repairs the cache after events may have been lost: every container we
+    /// think alive whose task is gone or stopped gets its exit recorded.
+    pub(super) async fn reconcile(self: &Arc<Self>) {
+        let tasks = match self.rt.list_tasks().await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list tasks to resync");
+                return;
+            }
+        };
+        for c in self.all() {
+            if !c.meta().state.status.is_alive() {
+                continue;
+            }
+            let exit = match tasks.iter().find(|t| t.id == c.id) {
+                Some(t) if t.status == TaskStatus::Stopped => ExitInfo {
+                    exit_status: t.exit_status,
+                    exited_at: t.exited_at,
+                },
+                Some(_) => continue,
+                None => ExitInfo {
+                    exit_status: LOST_EXIT_CODE as u32,
+                    exited_at: None,
+                },
+            };
+            self.handle_exit(&c, None, exit).await;
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Start-up: every persisted container comes back, matched against the
+//! tasks containerd still has. Running ones get their FIFOs reopened at once
+//! (a FIFO nobody reads blocks the container once its buffer fills).
+
+use super::io;
+use super::state::Status;
+use super::store::Container;
+use super::ContainerMgr;
+use crate::ctrd::TaskStatus;
+use crate::error::Result;
+use std::sync::Arc;
+
+impl ContainerMgr {
+    pub(super) async fn recover(self: &Arc<Self>) -> Result<()> {
+        let metas: Vec<super::ContainerMeta> = self.meta.load_all()?;
+        let tasks = self.rt.list_tasks().await?;
+        let mut stale = Vec::new();
+        for meta in metas {
+            let c = Arc::new(Container::new(meta));
+            if let Err(e) = self.containers.insert(c.clone()) {
+                tracing::error!(id = %c.id, error = %e, "cannot restore container");
+                continue;
+            }
+            let m = c.meta();
+            if m.state.status == Status::Removing {
+                c.update(|m| m.state.status = Status::Dead);
+                continue;
+            }
+            if m.state.status == Status::Restarting {
+                // The pending restart died with the old daemon.
+                c.update(|m| m.state.status = Status::Running);
+                stale.push(c.clone());
+                continue;
+            }
+            if !m.state.status.is_alive() {
+                continue;
+            }
+            match tasks.iter().find(|t| t.id == m.id) {
+                Some(t)
+                    if matches!(
+                        t.status,
+                        TaskStatus::Running | TaskStatus::Paused | TaskStatus::Stopped
+                    ) =>
+                {
+                    let stdio = io::stdio_paths(
+                        &self.cfg.exec_root.join(&m.id),
+                        m.config.tty,
+                        m.config.open_stdin,
+                    );
+                    match io::open_fifos(&stdio) {
+                        Ok(run) => {
+                            if let Err(e) =
+                                c.io.start_copying(run, std::path::Path::new(&m.log_path))
+                                    .await
+                            {
+                                tracing::warn!(id = %m.id, error = %e, "cannot reattach output");
+                            }
+                        }
+                        Err(e) => tracing::warn!(id = %m.id, error = %e, "cannot reopen FIFOs"),
+                    }
+                    c.update(|m| {
+                        m.state.pid = t.pid;
+                        m.state.status = if t.status == TaskStatus::Paused {
+                            Status::Paused
+                        } else {
+                            Status::Running
+                        };
+                    });
+                    if t.status == TaskStatus::Stopped {
+                        stale.push(c.clone());
+                    }
+                }
+                _ => stale.push(c.clone()),
+            }
+        }
+        tracing::info!(
+            containers = self.containers.all().len(),
+            "containers restored"
+        );
+        // Exits that happened while pouchd was down (and restarts they call for).
+        if !stale.is_empty() {
+            let mgr = self.clone();
+            tokio::spawn(async move { mgr.reconcile().await });
+        }
+        Ok(())
+    }
+}

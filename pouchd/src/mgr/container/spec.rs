@@ -1,0 +1,710 @@
+//! The OCI runtime spec of a container, built with oci-spec: Docker's default
+//! capabilities, mounts, masked and read-only paths, devices, and the
+//! container's own settings.
+
+use super::state::ContainerMeta;
+use crate::error::{Error, Result};
+use oci_spec::runtime::{
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDeviceCgroup,
+    LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxMemoryBuilder, LinuxNamespaceBuilder,
+    LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount, MountBuilder,
+    PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec, SpecBuilder,
+    UserBuilder,
+};
+use std::collections::HashSet;
+use std::path::Path;
+
+const DEFAULT_CAPS: &[&str] = &[
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FSETID",
+    "FOWNER",
+    "MKNOD",
+    "NET_RAW",
+    "SETGID",
+    "SETUID",
+    "SETFCAP",
+    "SETPCAP",
+    "NET_BIND_SERVICE",
+    "SYS_CHROOT",
+    "KILL",
+    "AUDIT_WRITE",
+];
+
+const MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// A parsed `-v host:container[:opts]` bind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bind {
+    pub source: String,
+    pub destination: String,
+    pub read_only: bool,
+    pub propagation: String,
+}
+
+/// Parses a `Binds` entry; only host paths are supported (volumes come later).
+pub fn parse_bind(s: &str) -> Result<Bind> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let (src, dst, opts) = match parts.as_slice() {
+        [src, dst] => (*src, *dst, ""),
+        [src, dst, opts] => (*src, *dst, *opts),
+        _ => {
+            return Err(Error::invalid(format!(
+                "invalid volume specification: '{s}'"
+            )))
+        }
+    };
+    if !src.starts_with('/') {
+        return Err(Error::invalid(format!(
+            "invalid volume specification: '{s}': named volumes are not supported yet, use an absolute host path"
+        )));
+    }
+    if !dst.starts_with('/') {
+        return Err(Error::invalid(format!(
+            "invalid volume specification: '{s}': mount path must be absolute"
+        )));
+    }
+    if Path::new(dst).components().count() <= 1 {
+        return Err(Error::invalid(
+            "invalid specification: destination can't be '/'",
+        ));
+    }
+    let mut bind = Bind {
+        source: src.to_string(),
+        destination: dst.to_string(),
+        read_only: false,
+        propagation: "rprivate".to_string(),
+    };
+    for o in opts.split(',').filter(|o| !o.is_empty()) {
+        match o {
+            "ro" => bind.read_only = true,
+            "rw" => bind.read_only = false,
+            "z" | "Z" | "nocopy" => {}
+            "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" => {
+                bind.propagation = o.to_string()
+            }
+            _ => return Err(Error::invalid(format!("invalid mode: {o}"))),
+        }
+    }
+    Ok(bind)
+}
+
+/// The user the process runs as, resolved against the image's files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResolvedUser {
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub home: Option<String>,
+}
+
+fn spec_err(e: impl std::fmt::Display) -> Error {
+    Error::system(format!("building OCI spec: {e}"))
+}
+
+fn mount(dst: &str, typ: &str, src: &str, opts: &[&str]) -> Result<Mount> {
+    MountBuilder::default()
+        .destination(dst)
+        .typ(typ)
+        .source(src)
+        .options(opts.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .build()
+        .map_err(spec_err)
+}
+
+fn caps(hc: &pouch_api::container::HostConfig) -> Result<HashSet<Capability>> {
+    let parse = |c: &str| -> Result<Capability> {
+        let name = c.trim().to_ascii_uppercase();
+        let name = name.strip_prefix("CAP_").unwrap_or(&name).to_string();
+        name.parse::<Capability>()
+            .map_err(|_| Error::invalid(format!("unknown capability: {c:?}")))
+    };
+    let all = || -> HashSet<Capability> {
+        // Every capability the kernel knows that runc accepts.
+        [
+            "CHOWN",
+            "DAC_OVERRIDE",
+            "DAC_READ_SEARCH",
+            "FOWNER",
+            "FSETID",
+            "KILL",
+            "SETGID",
+            "SETUID",
+            "SETPCAP",
+            "LINUX_IMMUTABLE",
+            "NET_BIND_SERVICE",
+            "NET_BROADCAST",
+            "NET_ADMIN",
+            "NET_RAW",
+            "IPC_LOCK",
+            "IPC_OWNER",
+            "SYS_MODULE",
+            "SYS_RAWIO",
+            "SYS_CHROOT",
+            "SYS_PTRACE",
+            "SYS_PACCT",
+            "SYS_ADMIN",
+            "SYS_BOOT",
+            "SYS_NICE",
+            "SYS_RESOURCE",
+            "SYS_TIME",
+            "SYS_TTY_CONFIG",
+            "MKNOD",
+            "LEASE",
+            "AUDIT_WRITE",
+            "AUDIT_CONTROL",
+            "SETFCAP",
+            "MAC_OVERRIDE",
+            "MAC_ADMIN",
+            "SYSLOG",
+            "WAKE_ALARM",
+            "BLOCK_SUSPEND",
+            "AUDIT_READ",
+        ]
+        .iter()
+        .filter_map(|c| c.parse().ok())
+        .collect()
+    };
+    if hc.privileged {
+        return Ok(all());
+    }
+    let mut set: HashSet<Capability> = DEFAULT_CAPS.iter().filter_map(|c| c.parse().ok()).collect();
+    for c in &hc.cap_drop {
+        if c.eq_ignore_ascii_case("ALL") {
+            set.clear();
+        } else {
+            set.remove(&parse(c)?);
+        }
+    }
+    for c in &hc.cap_add {
+        if c.eq_ignore_ascii_case("ALL") {
+            set.extend(all());
+        } else {
+            set.insert(parse(c)?);
+        }
+    }
+    Ok(set)
+}
+
+fn device_rules() -> Result<Vec<LinuxDeviceCgroup>> {
+    let rule = |allow: bool,
+                typ: LinuxDeviceType,
+                major: Option<i64>,
+                minor: Option<i64>,
+                access: &str| {
+        let mut b = LinuxDeviceCgroupBuilder::default()
+            .allow(allow)
+            .typ(typ)
+            .access(access);
+        if let Some(m) = major {
+            b = b.major(m);
+        }
+        if let Some(m) = minor {
+            b = b.minor(m);
+        }
+        b.build().map_err(spec_err)
+    };
+    use LinuxDeviceType::{A, B, C};
+    Ok(vec![
+        rule(false, A, None, None, "rwm")?,
+        rule(true, C, None, None, "m")?,
+        rule(true, B, None, None, "m")?,
+        rule(true, C, Some(1), Some(3), "rwm")?,    // null
+        rule(true, C, Some(1), Some(5), "rwm")?,    // zero
+        rule(true, C, Some(1), Some(7), "rwm")?,    // full
+        rule(true, C, Some(1), Some(8), "rwm")?,    // random
+        rule(true, C, Some(1), Some(9), "rwm")?,    // urandom
+        rule(true, C, Some(5), Some(0), "rwm")?,    // tty
+        rule(true, C, Some(5), Some(1), "rwm")?,    // console
+        rule(true, C, Some(5), Some(2), "rwm")?,    // ptmx
+        rule(true, C, Some(136), None, "rwm")?,     // pts
+        rule(true, C, Some(10), Some(200), "rwm")?, // tun
+    ])
+}
+
+/// The daemon's own oom_score_adj: containers may not go below it, because
+/// lowering it needs CAP_SYS_RESOURCE, which pouchd may lack.
+fn own_oom_score_adj() -> i32 {
+    std::fs::read_to_string("/proc/self/oom_score_adj")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Builds the spec for a run of `m`.
+pub fn build(m: &ContainerMeta, user: &ResolvedUser, namespace: &str) -> Result<Spec> {
+    let cfg = &m.config;
+    let hc = &m.host_config;
+    let host_net = hc.network_mode == "host";
+    let hostname = hostname_of(m);
+
+    let mut env = cfg.env.clone();
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(0, DEFAULT_PATH.to_string());
+    }
+    if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
+        env.push(format!("HOSTNAME={hostname}"));
+    }
+    if cfg.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm".to_string());
+    }
+    if let Some(home) = &user.home {
+        if !env.iter().any(|e| e.starts_with("HOME=")) {
+            env.push(format!("HOME={home}"));
+        }
+    }
+    let mut args = vec![m.path.clone()];
+    args.extend(m.args.iter().cloned());
+
+    let capset = caps(hc)?;
+    let capabilities = LinuxCapabilitiesBuilder::default()
+        .bounding(capset.clone())
+        .effective(capset.clone())
+        .permitted(capset)
+        .build()
+        .map_err(spec_err)?;
+    // Raising a hard limit needs CAP_SYS_RESOURCE, which pouchd may lack:
+    // containers get the daemon's own hard limit for open files.
+    let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(_, hard)| hard)
+        .unwrap_or(1024);
+    let mut rlimits = vec![PosixRlimitBuilder::default()
+        .typ(PosixRlimitType::RlimitNofile)
+        .soft(nofile)
+        .hard(nofile)
+        .build()
+        .map_err(spec_err)?];
+    for u in &hc.ulimits {
+        let typ: PosixRlimitType = serde_json::from_value(serde_json::Value::String(format!(
+            "RLIMIT_{}",
+            u.name.to_ascii_uppercase()
+        )))
+        .map_err(|_| Error::invalid(format!("invalid ulimit: {}", u.name)))?;
+        rlimits.retain(|r| r.typ() != typ);
+        rlimits.push(
+            PosixRlimitBuilder::default()
+                .typ(typ)
+                .soft(u.soft.max(0) as u64)
+                .hard(u.hard.max(0) as u64)
+                .build()
+                .map_err(spec_err)?,
+        );
+    }
+    let mut process = ProcessBuilder::default()
+        .terminal(cfg.tty)
+        .user(
+            UserBuilder::default()
+                .uid(user.uid)
+                .gid(user.gid)
+                .additional_gids(user.additional_gids.clone())
+                .build()
+                .map_err(spec_err)?,
+        )
+        .args(args)
+        .env(env)
+        .cwd(if cfg.working_dir.is_empty() {
+            "/".to_string()
+        } else {
+            cfg.working_dir.clone()
+        })
+        .capabilities(capabilities)
+        .rlimits(rlimits)
+        .no_new_privileges(
+            hc.security_opt
+                .iter()
+                .any(|o| o.starts_with("no-new-privileges") && !o.ends_with("false")),
+        );
+    if hc.oom_score_adj != 0 {
+        let adj = (hc.oom_score_adj as i32).clamp(own_oom_score_adj(), 1000);
+        process = process.oom_score_adj(adj);
+    }
+    let process = process.build().map_err(spec_err)?;
+
+    let shm = if hc.shm_size > 0 {
+        hc.shm_size
+    } else {
+        64 * 1024 * 1024
+    };
+    let shm_opt = format!("size={}k", shm / 1024);
+    let mut mounts = vec![
+        mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        )?,
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
+        )?,
+        mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", "ro"],
+        )?,
+        mount(
+            "/sys/fs/cgroup",
+            "cgroup",
+            "cgroup",
+            &["ro", "nosuid", "noexec", "nodev"],
+        )?,
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        )?,
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777", &shm_opt],
+        )?,
+    ];
+    let binds: Vec<Bind> = hc
+        .binds
+        .iter()
+        .map(|b| parse_bind(b))
+        .collect::<Result<_>>()?;
+    let user_has = |dst: &str| binds.iter().any(|b| b.destination == dst);
+    for (dst, src) in [
+        ("/etc/resolv.conf", &m.resolv_conf_path),
+        ("/etc/hostname", &m.hostname_path),
+        ("/etc/hosts", &m.hosts_path),
+    ] {
+        if !user_has(dst) {
+            mounts.push(mount(dst, "bind", src, &["rbind", "rprivate"])?);
+        }
+    }
+    for b in &binds {
+        let mode = if b.read_only { "ro" } else { "rw" };
+        mounts.push(mount(
+            &b.destination,
+            "bind",
+            &b.source,
+            &["rbind", &b.propagation, mode],
+        )?);
+    }
+    for (dst, opts) in &hc.tmpfs {
+        let mut o: Vec<&str> = vec!["nosuid", "nodev", "noexec"];
+        o.extend(opts.split(',').filter(|s| !s.is_empty()));
+        mounts.push(mount(dst, "tmpfs", "tmpfs", &o)?);
+    }
+
+    let mut namespaces = Vec::new();
+    let mut ns_types = vec![
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Mount,
+    ];
+    if !host_net {
+        ns_types.push(LinuxNamespaceType::Network);
+    }
+    for t in ns_types {
+        namespaces.push(
+            LinuxNamespaceBuilder::default()
+                .typ(t)
+                .build()
+                .map_err(spec_err)?,
+        );
+    }
+
+    let mut resources = LinuxResourcesBuilder::default().devices(device_rules()?);
+    if hc.memory > 0 || hc.memory_reservation > 0 {
+        let mut mem = LinuxMemoryBuilder::default();
+        if hc.memory > 0 {
+            mem = mem.limit(hc.memory);
+        }
+        if hc.memory_reservation > 0 {
+            mem = mem.reservation(hc.memory_reservation);
+        }
+        if hc.memory_swap > 0 || hc.memory_swap == -1 {
+            mem = mem.swap(hc.memory_swap);
+        }
+        resources = resources.memory(mem.build().map_err(spec_err)?);
+    }
+    if hc.cpu_shares > 0 || hc.nano_cpus > 0 || hc.cpu_quota > 0 || !hc.cpuset_cpus.is_empty() {
+        let mut cpu = LinuxCpuBuilder::default();
+        if hc.cpu_shares > 0 {
+            cpu = cpu.shares(hc.cpu_shares as u64);
+        }
+        if hc.nano_cpus > 0 {
+            let period: u64 = 100_000;
+            cpu = cpu
+                .period(period)
+                .quota((hc.nano_cpus as u64 * period / 1_000_000_000) as i64);
+        } else if hc.cpu_quota > 0 {
+            cpu = cpu.quota(hc.cpu_quota);
+            if hc.cpu_period > 0 {
+                cpu = cpu.period(hc.cpu_period as u64);
+            }
+        }
+        if !hc.cpuset_cpus.is_empty() {
+            cpu = cpu.cpus(hc.cpuset_cpus.clone());
+        }
+        if !hc.cpuset_mems.is_empty() {
+            cpu = cpu.mems(hc.cpuset_mems.clone());
+        }
+        resources = resources.cpu(cpu.build().map_err(spec_err)?);
+    }
+    if let Some(limit) = hc.pids_limit.filter(|l| *l != 0) {
+        resources = resources.pids(
+            LinuxPidsBuilder::default()
+                .limit(limit)
+                .build()
+                .map_err(spec_err)?,
+        );
+    }
+    let mut linux = LinuxBuilder::default()
+        .namespaces(namespaces)
+        .resources(resources.build().map_err(spec_err)?)
+        .cgroups_path(format!("/{namespace}/{}", m.id));
+    if !hc.privileged {
+        linux = linux
+            .masked_paths(
+                MASKED_PATHS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .readonly_paths(
+                READONLY_PATHS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>(),
+            );
+    }
+    if !hc.sysctls.is_empty() {
+        linux = linux.sysctl(hc.sysctls.clone());
+    }
+
+    SpecBuilder::default()
+        .version("1.0.2")
+        .hostname(hostname)
+        .process(process)
+        .root(
+            RootBuilder::default()
+                .path("rootfs")
+                .readonly(hc.readonly_rootfs)
+                .build()
+                .map_err(spec_err)?,
+        )
+        .mounts(mounts)
+        .linux(linux.build().map_err(spec_err)?)
+        .build()
+        .map_err(spec_err)
+}
+
+/// The container's hostname: its own, the host's with host networking, or the short ID.
+pub fn hostname_of(m: &ContainerMeta) -> String {
+    if !m.config.hostname.is_empty() {
+        return m.config.hostname.clone();
+    }
+    if m.host_config.network_mode == "host" {
+        if let Ok(h) = nix::unistd::gethostname() {
+            return h.to_string_lossy().into_owned();
+        }
+    }
+    m.id[..12.min(m.id.len())].to_string()
+}
+
+/// Resolves `user` (`name`, `uid`, `name:group`, `uid:gid`) against the
+/// passwd/group files found in `layers` (top layer first).
+pub fn resolve_user(user: &str, layers: &[std::path::PathBuf]) -> Result<ResolvedUser> {
+    let (u, g) = match user.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (user, None),
+    };
+    let passwd = read_in_layers(layers, "etc/passwd").unwrap_or_default();
+    let group = read_in_layers(layers, "etc/group").unwrap_or_default();
+    let mut out = ResolvedUser::default();
+    let mut name = None;
+    if u.is_empty() {
+        out.uid = 0;
+        name = Some("root".to_string());
+    } else if let Ok(uid) = u.parse::<u32>() {
+        out.uid = uid;
+    } else {
+        name = Some(u.to_string());
+    }
+    let mut found = false;
+    for line in passwd.lines() {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() < 7 {
+            continue;
+        }
+        let matches = match &name {
+            Some(n) => f[0] == n,
+            None => f[2].parse::<u32>().ok() == Some(out.uid),
+        };
+        if matches {
+            out.uid = f[2].parse().unwrap_or(out.uid);
+            out.gid = f[3].parse().unwrap_or(0);
+            out.home = Some(f[5].to_string());
+            name = Some(f[0].to_string());
+            found = true;
+            break;
+        }
+    }
+    if !found && !u.is_empty() && u.parse::<u32>().is_err() {
+        return Err(Error::system(format!(
+            "unable to find user {u}: no matching entries in passwd file"
+        )));
+    }
+    if let Some(g) = g {
+        if let Ok(gid) = g.parse::<u32>() {
+            out.gid = gid;
+        } else {
+            let gid = group.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() >= 3 && f[0] == g)
+                    .then(|| f[2].parse::<u32>().ok())
+                    .flatten()
+            });
+            out.gid = gid.ok_or_else(|| {
+                Error::system(format!(
+                    "unable to find group {g}: no matching entries in group file"
+                ))
+            })?;
+        }
+    }
+    if let Some(n) = &name {
+        for l in group.lines() {
+            let f: Vec<&str> = l.split(':').collect();
+            if f.len() >= 4 && f[3].split(',').any(|m| m == n) {
+                if let Ok(gid) = f[2].parse::<u32>() {
+                    if gid != out.gid && !out.additional_gids.contains(&gid) {
+                        out.additional_gids.push(gid);
+                    }
+                }
+            }
+        }
+    }
+    if out.home.is_none() && out.uid == 0 {
+        out.home = Some("/root".to_string());
+    }
+    Ok(out)
+}
+
+/// Reads `rel` from the first layer directory that has it, refusing to
+/// follow symlinks (they could point anywhere on the host).
+fn read_in_layers(layers: &[std::path::PathBuf], rel: &str) -> Option<String> {
+    for dir in layers {
+        let mut p = dir.clone();
+        let mut ok = true;
+        for comp in rel.split('/') {
+            p.push(comp);
+            match std::fs::symlink_metadata(&p) {
+                Ok(md) if md.file_type().is_symlink() => {
+                    ok = false;
+                    break;
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if ok {
+            if let Ok(md) = std::fs::symlink_metadata(&p) {
+                if md.is_file() && md.len() < (4 << 20) {
+                    return std::fs::read_to_string(&p).ok();
+                }
+            }
+            return None;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binds_parse_and_reject() {
+        let b = parse_bind("/src:/dst:ro").unwrap();
+        assert!(b.read_only);
+        assert_eq!(b.destination, "/dst");
+        assert!(parse_bind("vol:/dst").is_err());
+        assert!(parse_bind("/src:dst").is_err());
+        assert!(parse_bind("/src:/").is_err());
+        assert!(parse_bind("/src:/dst:bogus").is_err());
+        assert!(parse_bind("/a:/b:ro:x").is_err());
+    }
+
+    #[test]
+    fn users_resolve_from_layers() {
+        let top = tempfile::tempdir().unwrap();
+        let low = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(low.path().join("etc")).unwrap();
+        std::fs::write(
+            low.path().join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001:app:/home/app:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(
+            low.path().join("etc/group"),
+            "root:x:0:\napp:x:1001:\nwheel:x:10:app\n",
+        )
+        .unwrap();
+        let layers = vec![top.path().to_path_buf(), low.path().to_path_buf()];
+        let u = resolve_user("app", &layers).unwrap();
+        assert_eq!(
+            (u.uid, u.gid, u.additional_gids.clone()),
+            (1000, 1001, vec![10])
+        );
+        assert_eq!(u.home.as_deref(), Some("/home/app"));
+        let u = resolve_user("1000:5", &layers).unwrap();
+        assert_eq!((u.uid, u.gid), (1000, 5));
+        let u = resolve_user("4242", &layers).unwrap();
+        assert_eq!((u.uid, u.gid), (4242, 0));
+        assert!(resolve_user("nobody-here", &layers).is_err());
+    }
+
+    #[test]
+    fn symlinked_passwd_is_not_followed() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("etc")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", d.path().join("etc/passwd")).unwrap();
+        assert_eq!(
+            read_in_layers(&[d.path().to_path_buf()], "etc/passwd"),
+            None
+        );
+    }
+}

@@ -1,0 +1,254 @@
+//! Image manager: the images pouchd knows, cached in memory from containerd's
+//! image store, and the operations on them (load, tag, remove).
+//!
+//! Calls down into [`crate::ctrd::ImageStore`] only.
+
+pub mod archive;
+mod load;
+pub mod reference;
+mod remove;
+mod tag;
+
+pub use remove::ImageUse;
+
+use crate::ctrd::{chain_ids, Descriptor, ImageRecord, ImageStore};
+use crate::error::{Error, Result};
+use pouch_api::image::ImageConfigFile;
+use reference::Reference;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+/// Prefix of containerd image names that hold untagged images.
+const DANGLING: &str = "pouch-dangling@";
+
+/// One image, by config digest.
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// `sha256:<config digest>`, Docker's image ID.
+    pub id: String,
+    /// Full names (`docker.io/library/busybox:latest`) pointing at it.
+    pub refs: BTreeSet<String>,
+    pub manifest: Descriptor,
+    pub config: ImageConfigFile,
+    /// Chain ID of the top layer: the parent of containers' snapshots.
+    pub top_chain: String,
+    /// Sum of the layer blob sizes.
+    pub size: i64,
+    pub created: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Image {
+    /// Tags in familiar form (`busybox:latest`), as Docker lists them.
+    pub fn repo_tags(&self) -> Vec<String> {
+        self.refs
+            .iter()
+            .filter(|r| !r.starts_with(DANGLING) && !r.contains('@'))
+            .map(|r| reference::familiar(r))
+            .collect()
+    }
+}
+
+#[derive(Default)]
+struct Cache {
+    by_id: BTreeMap<String, Arc<Image>>,
+    /// full name → image ID
+    by_ref: BTreeMap<String, String>,
+}
+
+/// The image manager.
+pub struct ImageMgr {
+    store: Arc<dyn ImageStore>,
+    // std lock: held only for map lookups and swaps, never across an await.
+    cache: RwLock<Cache>,
+    staging: PathBuf,
+    // Serialises changes to image records (load, tag, remove) so that the
+    // cache and containerd's records move together.
+    write: tokio::sync::Mutex<()>,
+}
+
+impl ImageMgr {
+    /// Builds the manager and fills its cache from containerd.
+    pub async fn new(store: Arc<dyn ImageStore>, staging: PathBuf) -> Result<Self> {
+        std::fs::create_dir_all(&staging)?;
+        let mgr = ImageMgr {
+            store,
+            cache: RwLock::new(Cache::default()),
+            staging,
+            write: tokio::sync::Mutex::new(()),
+        };
+        mgr.reload().await?;
+        Ok(mgr)
+    }
+
+    /// Re-reads every image record from containerd.
+    pub async fn reload(&self) -> Result<()> {
+        let records = self.store.list_images().await?;
+        let mut cache = Cache::default();
+        let mut by_manifest: BTreeMap<String, Arc<Image>> = BTreeMap::new();
+        for rec in records {
+            let img = match by_manifest.get(&rec.target.digest) {
+                Some(i) => i.clone(),
+                None => match self.read_image(&rec.target).await {
+                    Ok(i) => {
+                        let i = Arc::new(i);
+                        by_manifest.insert(rec.target.digest.clone(), i.clone());
+                        i
+                    }
+                    Err(e) => {
+                        tracing::warn!(name = %rec.name, error = %e, "skipping unreadable image");
+                        continue;
+                    }
+                },
+            };
+            cache.by_ref.insert(rec.name.clone(), img.id.clone());
+            let entry = cache
+                .by_id
+                .entry(img.id.clone())
+                .or_insert_with(|| img.clone());
+            refs_mut(entry).insert(rec.name);
+        }
+        *self
+            .cache
+            .write()
+            .map_err(|_| Error::system("image cache poisoned"))? = cache;
+        Ok(())
+    }
+
+    /// Reads manifest and config of an image from the content store.
+    async fn read_image(&self, manifest: &Descriptor) -> Result<Image> {
+        #[derive(serde::Deserialize)]
+        struct Manifest {
+            config: ManifestDesc,
+            #[serde(default)]
+            layers: Vec<ManifestDesc>,
+        }
+        #[derive(serde::Deserialize)]
+        struct ManifestDesc {
+            digest: String,
+            #[serde(default)]
+            size: i64,
+        }
+        let raw = self.store.read_blob(&manifest.digest).await?;
+        let m: Manifest = serde_json::from_slice(&raw)
+            .map_err(|e| Error::system(format!("manifest {}: {e}", manifest.digest)))?;
+        let raw_cfg = self.store.read_blob(&m.config.digest).await?;
+        let config: ImageConfigFile = serde_json::from_slice(&raw_cfg)
+            .map_err(|e| Error::system(format!("image config {}: {e}", m.config.digest)))?;
+        Ok(Image {
+            id: m.config.digest,
+            refs: BTreeSet::new(),
+            manifest: manifest.clone(),
+            top_chain: chain_ids(&config.rootfs.diff_ids).pop().unwrap_or_default(),
+            size: m.layers.iter().map(|l| l.size).sum(),
+            created: config
+                .created
+                .as_deref()
+                .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+                .map(|c| c.with_timezone(&chrono::Utc)),
+            config,
+        })
+    }
+
+    /// Every image.
+    pub fn list(&self) -> Vec<Arc<Image>> {
+        match self.cache.read() {
+            Ok(c) => c.by_id.values().cloned().collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Finds an image by name (`busybox`, `busybox:1`), full ID, `sha256:`
+    /// ID or unique ID prefix, as Docker does.
+    pub fn get(&self, name: &str) -> Result<Arc<Image>> {
+        let cache = self
+            .cache
+            .read()
+            .map_err(|_| Error::system("image cache poisoned"))?;
+        let not_found = || Error::not_found(format!("No such image: {name}"));
+        if let Ok(r) = Reference::parse(name) {
+            if let Some(id) = cache.by_ref.get(&r.full()) {
+                if let Some(img) = cache.by_id.get(id) {
+                    return Ok(img.clone());
+                }
+            }
+        }
+        let hex = name.strip_prefix("sha256:").unwrap_or(name);
+        if hex.len() >= 4 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let prefix = format!("sha256:{hex}");
+            let mut hits = cache
+                .by_id
+                .range(prefix.clone()..)
+                .take_while(|(k, _)| k.starts_with(&prefix));
+            if let Some((_, img)) = hits.next() {
+                if hits.next().is_some() {
+                    return Err(Error::invalid(format!("ambiguous image ID prefix: {name}")));
+                }
+                return Ok(img.clone());
+            }
+        }
+        Err(not_found())
+    }
+
+    /// Points `full_name` at `img` in containerd and in the cache.
+    async fn set_ref(&self, full_name: &str, img: &Image) -> Result<()> {
+        self.store
+            .put_image(ImageRecord {
+                name: full_name.to_string(),
+                target: img.manifest.clone(),
+                labels: Default::default(),
+                created_at: None,
+            })
+            .await?;
+        let mut cache = self
+            .cache
+            .write()
+            .map_err(|_| Error::system("image cache poisoned"))?;
+        if let Some(old) = cache.by_ref.insert(full_name.to_string(), img.id.clone()) {
+            if let Some(e) = cache.by_id.get_mut(&old) {
+                refs_mut(e).remove(full_name);
+            }
+        }
+        let entry = cache.by_id.entry(img.id.clone()).or_insert_with(|| {
+            Arc::new(Image {
+                refs: BTreeSet::new(),
+                ..img.clone()
+            })
+        });
+        refs_mut(entry).insert(full_name.to_string());
+        // The dangling record is no longer needed once the image has a tag.
+        Ok(())
+    }
+
+    /// Removes `full_name` in containerd and the cache; drops the image from
+    /// the cache when no name is left.
+    async fn drop_ref(&self, full_name: &str) -> Result<()> {
+        self.store.delete_image(full_name).await?;
+        let mut cache = self
+            .cache
+            .write()
+            .map_err(|_| Error::system("image cache poisoned"))?;
+        if let Some(id) = cache.by_ref.remove(full_name) {
+            let empty = match cache.by_id.get_mut(&id) {
+                Some(e) => {
+                    refs_mut(e).remove(full_name);
+                    e.refs.is_empty()
+                }
+                None => false,
+            };
+            if empty {
+                cache.by_id.remove(&id);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Copy-on-write access to an image's names.
+fn refs_mut(img: &mut Arc<Image>) -> &mut BTreeSet<String> {
+    &mut Arc::make_mut(img).refs
+}
+
+fn dangling_name(id: &str) -> String {
+    format!("{DANGLING}{id}")
+}

@@ -1,0 +1,6 @@
+//! Managers: the engine's logic over containers, images and the system.
+//! They call down into `ctrd` through its traits and never up into the server.
+
+pub mod container;
+pub mod image;
+pub mod system;

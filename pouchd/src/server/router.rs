@@ -1,0 +1,88 @@
+//! Routes of the Docker Engine API v1.41 onto bridge handlers.
+
+use crate::bridge::{container, image, stream, system};
+use crate::daemon::Daemon;
+use crate::error::Error;
+use axum::extract::Request;
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use std::sync::Arc;
+
+/// Strips `/v1.xx` before routing (a `Router::layer` would run after it) and
+/// refuses versions newer than ours, as Docker does.
+pub(super) async fn strip_version(mut req: Request) -> Result<Request, axum::response::Response> {
+    let path = req.uri().path();
+    let Some(rest) = path.strip_prefix("/v") else {
+        return Ok(req);
+    };
+    let (ver, tail) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => return Ok(req),
+    };
+    let Some((major, minor)) = ver.split_once('.') else {
+        return Ok(req);
+    };
+    let (Ok(major), Ok(minor)) = (major.parse::<u32>(), minor.parse::<u32>()) else {
+        return Ok(req);
+    };
+    if (major, minor) > (1, 41) {
+        return Err(Error::invalid(format!(
+            "client version {ver} is too new. Maximum supported API version is {}",
+            pouch_api::API_VERSION
+        ))
+        .into_response());
+    }
+    if (major, minor) < (1, 12) {
+        return Err(Error::invalid(format!(
+            "client version {ver} is too old. Minimum supported API version is {}, please upgrade your client to a newer version",
+            pouch_api::MIN_API_VERSION
+        ))
+        .into_response());
+    }
+    let new_path = tail.to_string();
+    let pq = match req.uri().query() {
+        Some(q) => format!("{new_path}?{q}"),
+        None => new_path,
+    };
+    let mut parts = req.uri().clone().into_parts();
+    parts.path_and_query = pq.parse().ok();
+    if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+        *req.uri_mut() = uri;
+    }
+    Ok(req)
+}
+
+async fn page_not_found() -> Error {
+    Error::not_found("page not found")
+}
+
+/// The routes of the API (without the version prefix).
+pub fn router(daemon: Arc<Daemon>) -> Router {
+    Router::new()
+        .route("/_ping", get(system::ping).head(system::ping))
+        .route("/version", get(system::version))
+        .route("/info", get(system::info))
+        .route("/containers/create", post(container::create))
+        .route("/containers/json", get(container::list))
+        .route("/containers/{id}/json", get(container::inspect))
+        .route("/containers/{id}/start", post(container::start))
+        .route("/containers/{id}/stop", post(container::stop))
+        .route("/containers/{id}/restart", post(container::restart))
+        .route("/containers/{id}/kill", post(container::kill))
+        .route("/containers/{id}/pause", post(container::pause))
+        .route("/containers/{id}/unpause", post(container::unpause))
+        .route("/containers/{id}/wait", post(container::wait))
+        .route("/containers/{id}/rename", post(container::rename))
+        .route("/containers/{id}/attach", post(stream::attach))
+        .route("/containers/{id}/logs", get(stream::logs))
+        .route("/containers/{id}", delete(container::remove))
+        .route("/images/load", post(image::load))
+        .route("/images/json", get(image::list))
+        .route(
+            "/images/{*rest}",
+            get(image::get).delete(image::remove).post(image::post),
+        )
+        .fallback(page_not_found)
+        .with_state(daemon)
+}
