@@ -1,1 +1,615 @@
-//! test harness
+//! Test harness: a private pouchd (and the containerd it starts) per test,
+//! under `/tmp/pouch-test-*`, with the docker CLI, a bollard client and a
+//! raw HTTP client pointed at it, and a `Drop` that removes everything the
+//! test created, even when the test panicked.
+
+pub mod cleanup;
+pub mod http;
+pub mod tarball;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+pub use http::Response;
+
+/// The prefix `hack/test` looks for when it removes leftovers.
+pub const DIR_PREFIX: &str = "/tmp/pouch-test-";
+
+/// The image every daemon gets unless told otherwise.
+pub const IMAGE: &str = "busybox:latest";
+
+/// The workspace root (parent of this crate).
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("crate has a parent dir")
+        .to_path_buf()
+}
+
+fn env_path(var: &str, default: impl FnOnce() -> PathBuf) -> PathBuf {
+    match std::env::var_os(var) {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => default(),
+    }
+}
+
+pub fn pouchd_bin() -> PathBuf {
+    env_path("POUCHD_BIN", || workspace().join("target/debug/pouchd"))
+}
+
+pub fn docker_bin() -> PathBuf {
+    env_path("POUCH_TEST_DOCKER_BIN", || PathBuf::from("/usr/bin/docker"))
+}
+
+/// The docker-archive test image (built on first use when missing).
+pub fn test_image() -> PathBuf {
+    match std::env::var_os("POUCH_TEST_IMAGE") {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => ensure_image(&workspace().join("target/images/busybox.tar"), false),
+    }
+}
+
+/// The OCI-layout test image (built on first use when missing).
+pub fn test_image_oci() -> PathBuf {
+    match std::env::var_os("POUCH_TEST_IMAGE_OCI") {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => ensure_image(&workspace().join("target/images/busybox-oci.tar"), true),
+    }
+}
+
+/// Builds an image tar with `hack/build-test-image` unless it exists,
+/// under a file lock: tests run in parallel.
+fn ensure_image(path: &Path, oci: bool) -> PathBuf {
+    if path.exists() {
+        return path.to_path_buf();
+    }
+    let dir = path.parent().expect("image path has a parent");
+    fs::create_dir_all(dir).expect("create image dir");
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(".build.lock"))
+        .expect("open image lock file");
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a file descriptor we own; released when `lock` closes.
+    let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
+    assert_eq!(rc, 0, "flock: {}", std::io::Error::last_os_error());
+    if !path.exists() {
+        let mut cmd = Command::new(workspace().join("hack/build-test-image"));
+        if oci {
+            cmd.arg("--oci");
+        }
+        cmd.arg(path).stdout(Stdio::null());
+        let st = cmd.status().expect("run hack/build-test-image");
+        assert!(st.success(), "hack/build-test-image failed: {st}");
+    }
+    drop(lock);
+    path.to_path_buf()
+}
+
+/// A random lowercase hex string of `n` (<= 16) characters.
+pub fn random_hex(n: usize) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u32(std::process::id());
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    format!("{:016x}", h.finish())[..n.min(16)].to_string()
+}
+
+/// Whether integration tests can run here; prints why not, or panics when
+/// `POUCH_TEST_REQUIRE_ROOT=1` demands that they run.
+pub fn can_run() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    if euid == 0 {
+        return true;
+    }
+    let msg = "pouch integration tests need root (containerd, mounts, cgroups)";
+    if std::env::var("POUCH_TEST_REQUIRE_ROOT").as_deref() == Ok("1") {
+        panic!("{msg}, and POUCH_TEST_REQUIRE_ROOT=1");
+    }
+    eprintln!("\n!!!!!! SKIPPED: {msg}; run as root (or hack/test) !!!!!!\n");
+    false
+}
+
+fn test_name_slug() -> String {
+    let name = std::thread::current()
+        .name()
+        .unwrap_or("")
+        .rsplit("::")
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let slug: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let slug = slug.trim_matches('-');
+    if slug.is_empty() || slug == "main" {
+        return "t".to_string();
+    }
+    // Keep socket paths well under the 108-byte limit.
+    let tail: String = slug
+        .chars()
+        .rev()
+        .take(32)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    tail.trim_matches('-').to_string()
+}
+
+/// Output of a finished command.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Output {
+    /// The exit code (-1 when killed by a signal).
+    pub fn code(&self) -> i32 {
+        self.status.code().unwrap_or(-1)
+    }
+
+    /// Asserts success and returns stdout.
+    #[track_caller]
+    pub fn ok(&self) -> &str {
+        assert!(
+            self.status.success(),
+            "command failed ({}): stdout {:?} stderr {:?}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+        &self.stdout
+    }
+
+    /// Asserts failure and returns stderr.
+    #[track_caller]
+    pub fn failed(&self) -> &str {
+        assert!(
+            !self.status.success(),
+            "command unexpectedly succeeded: stdout {:?} stderr {:?}",
+            self.stdout,
+            self.stderr
+        );
+        &self.stderr
+    }
+}
+
+/// Runs a command with piped output, optional stdin, and a time limit (the
+/// command is killed and the test fails when it is exceeded).
+pub fn run_with_timeout(cmd: &mut Command, stdin: Option<&[u8]>, limit: Duration) -> Output {
+    let start = Instant::now();
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let writer = stdin.map(|data| {
+        let mut pipe = child.stdin.take().expect("stdin pipe");
+        let data = data.to_vec();
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&data);
+            // Dropping the pipe closes it: the command sees EOF.
+        })
+    });
+    let mut out_pipe = child.stdout.take().expect("stdout pipe");
+    let mut err_pipe = child.stderr.take().expect("stderr pipe");
+    let out_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out_pipe.read_to_end(&mut v);
+        v
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err_pipe.read_to_end(&mut v);
+        v
+    });
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            break st;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let out = out_t.join().unwrap_or_default();
+            let err = err_t.join().unwrap_or_default();
+            panic!(
+                "{cmd:?} did not finish within {limit:?}; stdout {:?} stderr {:?}",
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&err)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    if let Some(w) = writer {
+        let _ = w.join();
+    }
+    let stdout = String::from_utf8_lossy(&out_t.join().unwrap_or_default()).into_owned();
+    let stderr = String::from_utf8_lossy(&err_t.join().unwrap_or_default()).into_owned();
+    Output {
+        status,
+        stdout,
+        stderr,
+        elapsed: start.elapsed(),
+    }
+}
+
+/// Polls `f` until it returns `Some`, failing the test after `limit`.
+#[track_caller]
+pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if start.elapsed() > limit {
+            panic!("timed out after {limit:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Async version of [`wait_for`].
+pub async fn wait_for_async<T, F, Fut>(what: &str, limit: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if start.elapsed() > limit {
+            panic!("timed out after {limit:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// How to start a daemon.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Load the busybox docker-archive image after start.
+    pub load_image: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { load_image: true }
+    }
+}
+
+/// One pouchd with its own directories, sockets and containerd namespace.
+pub struct TestDaemon {
+    /// `/tmp/pouch-test-<name>-<random>`.
+    pub dir: PathBuf,
+    /// pouchd's API socket.
+    pub sock: PathBuf,
+    /// The containerd socket pouchd uses (its own containerd).
+    pub containerd_sock: PathBuf,
+    /// The containerd namespace (and cgroup parent) of this daemon.
+    pub ns: String,
+    child: Option<Child>,
+}
+
+impl TestDaemon {
+    /// Starts a daemon with the test image loaded; `None` when the test
+    /// must be skipped (not root).
+    pub fn start() -> Option<TestDaemon> {
+        Self::start_with(Options::default())
+    }
+
+    pub fn start_with(opts: Options) -> Option<TestDaemon> {
+        if !can_run() {
+            return None;
+        }
+        let slug = test_name_slug();
+        let rand = random_hex(6);
+        let dir = PathBuf::from(format!("{DIR_PREFIX}{slug}-{rand}"));
+        fs::create_dir_all(dir.join("home")).expect("create home dir");
+        fs::create_dir_all(dir.join("run")).expect("create run dir");
+        fs::create_dir_all(dir.join("docker-config")).expect("create docker config dir");
+        let mut d = TestDaemon {
+            sock: dir.join("pouchd.sock"),
+            containerd_sock: dir.join("containerd.sock"),
+            ns: format!("pt-{}", random_hex(10)),
+            dir,
+            child: None,
+        };
+        // From here on, a panic drops `d`, which cleans up.
+        d.spawn_and_wait();
+        if opts.load_image {
+            d.load_image_file(&test_image());
+        }
+        Some(d)
+    }
+
+    fn spawn_and_wait(&mut self) {
+        let bin = pouchd_bin();
+        assert!(
+            bin.exists(),
+            "{} does not exist: run `cargo build -p pouchd` (or set POUCHD_BIN)",
+            bin.display()
+        );
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("open pouchd log");
+        let log2 = log.try_clone().expect("dup log fd");
+        let child = Command::new(&bin)
+            .arg("--home-dir")
+            .arg(self.dir.join("home"))
+            .arg("--exec-root-dir")
+            .arg(self.dir.join("run"))
+            .arg("-l")
+            .arg(format!("unix://{}", self.sock.display()))
+            .arg("-c")
+            .arg(&self.containerd_sock)
+            .arg("--default-namespace")
+            .arg(&self.ns)
+            .arg("--pidfile")
+            .arg(self.dir.join("pouchd.pid"))
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
+        self.child = Some(child);
+        let start = Instant::now();
+        loop {
+            if let Ok(r) = self.get("/_ping") {
+                if r.status == 200 {
+                    assert_eq!(r.text(), "OK", "unexpected /_ping body");
+                    return;
+                }
+            }
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(st)) = c.try_wait() {
+                    panic!("pouchd exited during start-up: {st}");
+                }
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                panic!("pouchd did not answer /_ping within 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Loads an image archive with `POST /images/load` and checks the answer.
+    pub fn load_image_file(&self, path: &Path) {
+        let data = fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let r = self
+            .post_raw("/images/load?quiet=1", Some("application/x-tar"), &data)
+            .expect("POST /images/load");
+        assert_eq!(
+            r.status,
+            200,
+            "loading {} failed: {}",
+            path.display(),
+            r.text()
+        );
+        assert!(
+            !r.text().contains("\"error"),
+            "loading {} reported an error: {}",
+            path.display(),
+            r.text()
+        );
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("pouchd.log")
+    }
+
+    /// The daemon's log so far (all runs of it).
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// The log of the containerd pouchd started.
+    pub fn containerd_log(&self) -> String {
+        fs::read_to_string(self.dir.join("home/containerd/containerd.log")).unwrap_or_default()
+    }
+
+    /// pouchd's pid (while it runs).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Kills pouchd with SIGKILL (containerd, shims and containers stay).
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Kills pouchd (if running) and starts it again with the same dirs.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn_and_wait();
+    }
+
+    /// The docker CLI pointed at this daemon, with its own config dir.
+    pub fn docker(&self) -> Command {
+        let mut c = Command::new(docker_bin());
+        c.env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
+            .env("DOCKER_CONFIG", self.dir.join("docker-config"))
+            .env_remove("DOCKER_CONTEXT")
+            .env_remove("DOCKER_API_VERSION")
+            .env_remove("DOCKER_TLS_VERIFY")
+            .env_remove("DOCKER_CERT_PATH");
+        c
+    }
+
+    /// Runs `docker ARGS` (60 s limit) and returns its output.
+    pub fn docker_run(&self, args: &[&str]) -> Output {
+        run_with_timeout(self.docker().args(args), None, Duration::from_secs(60))
+    }
+
+    /// Runs `docker ARGS` with `stdin` as input.
+    pub fn docker_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        run_with_timeout(
+            self.docker().args(args),
+            Some(stdin),
+            Duration::from_secs(60),
+        )
+    }
+
+    /// Runs `docker ARGS`, asserts success and returns stdout trimmed.
+    #[track_caller]
+    pub fn docker_ok(&self, args: &[&str]) -> String {
+        let o = self.docker_run(args);
+        assert!(
+            o.status.success(),
+            "docker {args:?} failed ({}): stdout {:?} stderr {:?}",
+            o.status,
+            o.stdout,
+            o.stderr
+        );
+        o.stdout.trim().to_string()
+    }
+
+    /// `docker inspect -f FORMAT NAME`, trimmed.
+    #[track_caller]
+    pub fn inspect_field(&self, name: &str, format: &str) -> String {
+        self.docker_ok(&["inspect", "-f", format, name])
+    }
+
+    /// A bollard client speaking API 1.41 to this daemon.
+    pub fn bollard(&self) -> bollard::Docker {
+        bollard::Docker::connect_with_unix(
+            &self.sock.to_string_lossy(),
+            120,
+            &bollard::ClientVersion {
+                major_version: 1,
+                minor_version: 41,
+            },
+        )
+        .expect("bollard client")
+    }
+
+    /// A raw request; `body` is sent as is.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> std::io::Result<Response> {
+        http::request(&self.sock, method, path, content_type, body)
+    }
+
+    pub fn get(&self, path: &str) -> std::io::Result<Response> {
+        self.request("GET", path, None, b"")
+    }
+
+    pub fn post_raw(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> std::io::Result<Response> {
+        self.request("POST", path, content_type, body)
+    }
+
+    /// POST of a JSON body; panics on transport errors.
+    pub fn post_json(&self, path: &str, body: &serde_json::Value) -> Response {
+        self.post_raw(path, Some("application/json"), body.to_string().as_bytes())
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    /// POST without a body; panics on transport errors.
+    pub fn post(&self, path: &str) -> Response {
+        self.post_raw(path, None, b"")
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    /// GET; panics on transport errors.
+    pub fn get_ok(&self, path: &str) -> Response {
+        self.get(path).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// DELETE; panics on transport errors.
+    pub fn delete(&self, path: &str) -> Response {
+        self.request("DELETE", path, None, b"")
+            .unwrap_or_else(|e| panic!("DELETE {path}: {e}"))
+    }
+
+    /// Creates a container over the raw API; returns its ID.
+    #[track_caller]
+    pub fn create_raw(&self, name: &str, body: serde_json::Value) -> String {
+        let path = if name.is_empty() {
+            "/v1.41/containers/create".to_string()
+        } else {
+            format!("/v1.41/containers/create?name={name}")
+        };
+        let r = self.post_json(&path, &body);
+        assert_eq!(r.status, 201, "create failed: {}", r.text());
+        r.json()["Id"]
+            .as_str()
+            .expect("Id in create response")
+            .to_string()
+    }
+
+    /// `GET /containers/{id}/json` as JSON (panics unless 200).
+    #[track_caller]
+    pub fn inspect_raw(&self, id: &str) -> serde_json::Value {
+        let r = self.get_ok(&format!("/v1.41/containers/{id}/json"));
+        assert_eq!(r.status, 200, "inspect {id}: {}", r.text());
+        r.json()
+    }
+}
+
+impl Drop for TestDaemon {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.log();
+            eprintln!(
+                "\n===== pouchd log ({}) =====\n{log}\n===== end of pouchd log =====",
+                self.log_path().display()
+            );
+            let clog = self.containerd_log();
+            let lines: Vec<&str> = clog
+                .lines()
+                .filter(|l| !l.contains("loading plugin") && !l.contains("skip loading plugin"))
+                .collect();
+            let tail = &lines[lines.len().saturating_sub(20)..];
+            eprintln!(
+                "===== containerd log (last {} lines) =====\n{}\n===== end of containerd log =====",
+                tail.len(),
+                tail.join("\n")
+            );
+        }
+        self.kill9();
+        cleanup::cleanup(&self.dir, &self.ns);
+    }
+}

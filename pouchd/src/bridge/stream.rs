@@ -155,9 +155,9 @@ pub async fn attach(
             };
             let (rd, wr) = tokio::io::split(upgraded);
             if with_stdin {
-                let feeder = state.containers.attach(&streams.id);
-                if let Ok(f) = feeder {
-                    tokio::spawn(async move { f.feed_stdin(rd).await });
+                if let Ok(f) = state.containers.attach(&streams.id) {
+                    let mgr = state.containers.clone();
+                    tokio::spawn(async move { mgr.feed_stdin(&f, rd).await });
                 }
             }
             if stream {

@@ -9,7 +9,7 @@ use containerd_client::services::v1::snapshots::{
     MountsRequest, PrepareSnapshotRequest, RemoveSnapshotRequest, UsageRequest,
 };
 use containerd_client::services::v1::{
-    Container, CreateContainerRequest, CreateTaskRequest, DeleteContainerRequest,
+    CloseIoRequest, Container, CreateContainerRequest, CreateTaskRequest, DeleteContainerRequest,
     DeleteTaskRequest, KillRequest, ListPidsRequest, ListTasksRequest, PauseTaskRequest,
     ResumeTaskRequest, StartRequest,
 };
@@ -172,6 +172,16 @@ impl Runtime for Ctrd {
             Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
             Err(s) => Err(s.into()),
         }
+    }
+
+    async fn close_stdin(&self, id: &str) -> Result<()> {
+        let req = CloseIoRequest {
+            container_id: id.to_string(),
+            exec_id: String::new(),
+            stdin: true,
+        };
+        self.tasks().close_io(req).await?;
+        Ok(())
     }
 
     async fn pause(&self, id: &str) -> Result<()> {

@@ -114,6 +114,9 @@ pub trait Runtime: Send + Sync + 'static {
     async fn kill(&self, id: &str, signal: u32, all: bool) -> Result<()>;
     /// Deletes (reaps) the task, returning its exit status; `None` when there is no task.
     async fn delete_task(&self, id: &str) -> Result<Option<ExitInfo>>;
+    /// Closes the task's stdin: the shim drops its own write end of the
+    /// stdin FIFO, so the process reads EOF once pouchd's end is closed too.
+    async fn close_stdin(&self, id: &str) -> Result<()>;
     async fn pause(&self, id: &str) -> Result<()>;
     async fn resume(&self, id: &str) -> Result<()>;
     /// Every task of the namespace.

@@ -35,30 +35,36 @@ impl ContainerMgr {
     }
 }
 
-impl AttachStreams {
+impl ContainerMgr {
     /// Copies the client's input into the container's stdin until the client
     /// closes it; then closes stdin if the container wants it closed once.
     /// Waits for the run's stdin to exist (attach comes before start in `run -i`).
-    pub async fn feed_stdin<R: AsyncRead + Unpin>(&self, mut input: R) {
-        if !self.open_stdin {
+    pub async fn feed_stdin<R: AsyncRead + Unpin>(&self, streams: &AttachStreams, mut input: R) {
+        if !streams.open_stdin {
             return;
         }
-        let mut gen = self.io.stdin_gen.subscribe();
-        if !self.io.has_stdin().await && gen.changed().await.is_err() {
+        let io = &streams.io;
+        let mut gen = io.stdin_gen.subscribe();
+        if !io.has_stdin().await && gen.changed().await.is_err() {
             return;
         }
         let mut buf = vec![0u8; 32 * 1024];
         loop {
             match input.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
-                Ok(n) => match self.io.write_stdin(&buf[..n]).await {
+                Ok(n) => match io.write_stdin(&buf[..n]).await {
                     Ok(true) => {}
                     _ => return,
                 },
             }
         }
-        if self.stdin_once {
-            self.io.close_stdin().await;
+        if streams.stdin_once {
+            io.close_stdin().await;
+            if let Err(e) = self.rt.close_stdin(&streams.id).await {
+                if !e.is_not_found() {
+                    tracing::warn!(id = %streams.id, error = %e, "closing stdin");
+                }
+            }
         }
     }
 }

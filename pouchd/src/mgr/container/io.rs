@@ -218,9 +218,9 @@ impl ContainerIo {
         let mut out = Vec::with_capacity(lines.iter().map(|l| l.len() + 64).sum());
         for line in lines {
             let entry = JsonLogLine {
-                log: &String::from_utf8_lossy(line),
-                stream: kind.as_str(),
-                time: &now,
+                log: String::from_utf8_lossy(line),
+                stream: kind.as_str().into(),
+                time: now.as_str().into(),
             };
             if serde_json::to_writer(&mut out, &entry).is_ok() {
                 out.push(b'\n');
@@ -262,7 +262,11 @@ impl ContainerIo {
 /// One line of Docker's json-file log driver.
 #[derive(serde::Serialize, serde::Deserialize)]
 pub struct JsonLogLine<'a> {
-    pub log: &'a str,
-    pub stream: &'a str,
-    pub time: &'a str,
+    // Cow: a line with escapes (every "\n") cannot borrow from the input.
+    #[serde(borrow)]
+    pub log: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    pub stream: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    pub time: std::borrow::Cow<'a, str>,
 }

@@ -33,11 +33,11 @@ pub struct LogEntry {
 
 fn parse_line(raw: &str) -> Option<(LogEntry, DateTime<Utc>)> {
     let l: JsonLogLine = serde_json::from_str(raw).ok()?;
-    let stream = match l.stream {
+    let stream = match l.stream.as_ref() {
         "stderr" => StreamKind::Stderr,
         _ => StreamKind::Stdout,
     };
-    let t = DateTime::parse_from_rfc3339(l.time)
+    let t = DateTime::parse_from_rfc3339(&l.time)
         .ok()?
         .with_timezone(&Utc);
     Some((
@@ -167,5 +167,20 @@ impl ContainerMgr {
             }
         });
         Ok((tty, rx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_lines_with_escapes_parse() {
+        let (e, _) = parse_line(
+            r#"{"log":"tick \"q\"\n","stream":"stderr","time":"2026-01-01T00:00:00.5Z"}"#,
+        )
+        .unwrap();
+        assert_eq!(&e.line[..], b"tick \"q\"\n");
+        assert_eq!(e.stream, StreamKind::Stderr);
     }
 }
