@@ -19,7 +19,11 @@ use tokio::io::{AsyncWrite, AsyncWriteExt, WriteHalf};
 use crate::error::{Error, Result};
 use crate::query::{encode_path, Query};
 use crate::stream::{log_stream, reader_stream, LogStream};
-use crate::{body_stream, check_status, empty, Client};
+use crate::{body_stream, check_status, empty, read_json, Client};
+
+/// The body of a wait started with [`Containers::wait_begin`].
+pub type WaitFuture =
+    Pin<Box<dyn std::future::Future<Output = Result<ContainerWaitResponse>> + Send>>;
 
 /// Options of [`Containers::logs`]. The default selects stdout and stderr,
 /// everything, no follow.
@@ -218,6 +222,20 @@ impl<'a> Containers<'a> {
         self.client
             .call_json(Method::POST, &Self::path(id, "/wait"), &query)
             .await
+    }
+
+    /// `POST /containers/{id}/wait[?condition=]`, in two steps as Docker's
+    /// Go client does it: this returns once the daemon has answered with
+    /// the response headers (so the wait is registered and the container
+    /// can be started without missing its exit), and the returned future
+    /// resolves with the body when the condition is met.
+    pub async fn wait_begin(&self, id: &str, condition: Option<&str>) -> Result<WaitFuture> {
+        let query = Query::new().opt("condition", condition);
+        let resp = self
+            .client
+            .request(Method::POST, &Self::path(id, "/wait"), &query, empty(), &[])
+            .await?;
+        Ok(Box::pin(read_json(resp)))
     }
 
     /// `GET /containers/{id}/json`.

@@ -35,7 +35,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use conn::DEFAULT_HOST;
-pub use container::{AttachOptions, AttachStdin, Attached, Containers, LogsOptions};
+pub use container::{
+    AttachOptions, AttachStdin, Attached, Containers, LogsOptions, WaitFuture,
+};
 pub use error::{BoxError, Error, Result};
 pub use image::Images;
 pub use pouch_api as api;
@@ -248,6 +250,7 @@ mod tests {
         is_send(c.info());
         is_send(c.containers().create(None, &req));
         is_send(c.containers().list(true, None, false, &filters));
+        is_send(c.containers().wait_begin("x", Some("next-exit")));
         is_send(c.containers().logs("x", &LogsOptions::default()));
         is_send(c.containers().attach("x", &AttachOptions::default()));
         is_send(c.images().remove("x", false, false));

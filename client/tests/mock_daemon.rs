@@ -275,6 +275,19 @@ async fn container_lifecycle_calls() {
     c.containers().stop("abc123", Some(3)).await.unwrap();
     let w = c.containers().wait("abc123", None).await.unwrap();
     assert_eq!(w.status_code, 3);
+    let pending = c
+        .containers()
+        .wait_begin("abc123", Some("next-exit"))
+        .await
+        .unwrap();
+    assert_eq!(pending.await.unwrap().status_code, 3);
+    let err = c
+        .containers()
+        .wait_begin("missing", None)
+        .await
+        .err()
+        .unwrap();
+    assert!(err.is_not_found());
     let list = c
         .containers()
         .list(true, None, false, &Filters::new().with("label", "a=b"))

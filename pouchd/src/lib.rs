@@ -13,5 +13,7 @@ pub mod error;
 pub mod mgr;
 pub mod server;
 pub mod store;
+#[cfg(test)]
+pub mod testutil;
 
 pub use error::{Error, Result};

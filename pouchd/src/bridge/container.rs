@@ -137,11 +137,11 @@ pub async fn wait(state: State, Path(id): Path<String>, RawQuery(q): RawQuery) -
         bytes.push(b'\n');
         Ok::<_, std::convert::Infallible>(Bytes::from(bytes))
     });
-    Ok(Response::builder()
+    Response::builder()
         .status(StatusCode::OK)
         .header("Content-Type", "application/json")
         .body(Body::from_stream(body))
-        .map_err(|e| Error::system(e.to_string()))?)
+        .map_err(|e| Error::system(e.to_string()))
 }
 
 pub async fn rename(

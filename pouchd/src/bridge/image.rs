@@ -136,7 +136,7 @@ pub async fn list(state: State, RawQuery(q): RawQuery) -> Result<Json<Vec<ImageS
         })
         .map(|img| summary(img))
         .collect();
-    out.sort_by(|a, b| b.created.cmp(&a.created));
+    out.sort_by_key(|s| std::cmp::Reverse(s.created));
     Ok(Json(out))
 }
 

@@ -153,8 +153,8 @@ impl ImageStore for Ctrd {
             let expected = expected.clone();
             async move {
                 let mut offset: i64 = 0;
-                let send = |offset: i64, data: Vec<u8>, action: WriteAction, labels| {
-                    let req = WriteContentRequest {
+                let send =
+                    |offset: i64, data: Vec<u8>, action: WriteAction, labels| WriteContentRequest {
                         action: action as i32,
                         r#ref: reference.clone(),
                         total,
@@ -163,8 +163,6 @@ impl ImageStore for Ctrd {
                         data,
                         labels,
                     };
-                    req
-                };
                 match src {
                     BlobSource::Bytes(b) => {
                         let req = send(0, b, WriteAction::Commit, labels);

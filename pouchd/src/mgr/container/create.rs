@@ -118,12 +118,10 @@ pub(super) fn merge_config(mut cfg: Config, image: &Config) -> Config {
         cfg.labels.entry(k.clone()).or_insert_with(|| v.clone());
     }
     for (k, v) in &image.exposed_ports {
-        cfg.exposed_ports
-            .entry(k.clone())
-            .or_insert_with(|| v.clone());
+        cfg.exposed_ports.entry(k.clone()).or_insert(*v);
     }
     for (k, v) in &image.volumes {
-        cfg.volumes.entry(k.clone()).or_insert_with(|| v.clone());
+        cfg.volumes.entry(k.clone()).or_insert(*v);
     }
     cfg
 }
@@ -307,18 +305,30 @@ mod tests {
 
     #[test]
     fn bad_host_configs_are_rejected() {
-        let mut hc = HostConfig::default();
-        hc.restart_policy.name = "sometimes".into();
+        let policy = |name: &str| pouch_api::container::RestartPolicy {
+            name: name.into(),
+            maximum_retry_count: 0,
+        };
+        let hc = HostConfig {
+            restart_policy: policy("sometimes"),
+            ..Default::default()
+        };
         assert!(validate_host_config(&hc).is_err());
-        let mut hc = HostConfig::default();
-        hc.memory = 1024;
+        let hc = HostConfig {
+            memory: 1024,
+            ..Default::default()
+        };
         assert!(validate_host_config(&hc).is_err());
-        let mut hc = HostConfig::default();
-        hc.auto_remove = true;
-        hc.restart_policy.name = "always".into();
+        let hc = HostConfig {
+            auto_remove: true,
+            restart_policy: policy("always"),
+            ..Default::default()
+        };
         assert!(validate_host_config(&hc).is_err());
-        let mut hc = HostConfig::default();
-        hc.network_mode = "nosuchnet".into();
+        let hc = HostConfig {
+            network_mode: "nosuchnet".into(),
+            ..Default::default()
+        };
         assert!(validate_host_config(&hc).unwrap_err().is_not_found());
     }
 }

@@ -76,10 +76,11 @@ impl ContainerMgr {
             .map(|c| c.meta())
             .filter(|m| {
                 let status = m.state.status.as_str();
-                if !(opts.all || opts.limit > 0 || f.contains("status") || f.contains("exited"))
-                    && !m.state.status.is_alive()
-                    && m.state.status != Status::Restarting
-                {
+                let shown_by_default =
+                    m.state.status.is_alive() || m.state.status == Status::Restarting;
+                let everything =
+                    opts.all || opts.limit > 0 || f.contains("status") || f.contains("exited");
+                if !everything && !shown_by_default {
                     return false;
                 }
                 if f.contains("id") && !f.get("id").iter().any(|p| m.id.starts_with(p.as_str())) {
@@ -96,9 +97,9 @@ impl ContainerMgr {
                 if f.contains("status") && !f.get("status").iter().any(|s| s == status) {
                     return false;
                 }
-                if !exited.is_empty()
-                    && !(m.state.status == Status::Exited && exited.contains(&m.state.exit_code))
-                {
+                let exited_match =
+                    m.state.status == Status::Exited && exited.contains(&m.state.exit_code);
+                if !exited.is_empty() && !exited_match {
                     return false;
                 }
                 if f.contains("ancestor") && !ancestors.contains(&m.image_id) {
@@ -126,7 +127,7 @@ impl ContainerMgr {
                 true
             })
             .collect();
-        out.sort_by(|a, b| b.created.cmp(&a.created));
+        out.sort_by_key(|m| std::cmp::Reverse(m.created));
         if opts.limit > 0 {
             out.truncate(opts.limit as usize);
         }

@@ -118,3 +118,6 @@ impl ContainerMgr {
 }
 
 pub use store::Container;
+
+#[cfg(test)]
+mod tests;

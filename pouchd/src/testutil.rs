@@ -1,0 +1,268 @@
+//! Fakes of the ctrd traits for unit tests of the managers: an in-memory
+//! containerd that records calls and lets a test deliver task exits.
+
+use crate::ctrd::{
+    BlobSource, Descriptor, ExitInfo, ImageRecord, ImageStore, Mount, NewContainer, Runtime,
+    RuntimeEvent, Stdio, TaskInfo, TaskStatus,
+};
+use crate::error::{Error, Result};
+use async_trait::async_trait;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use tokio::sync::mpsc;
+
+/// An in-memory runtime. Tasks "run" until the test calls [`FakeRuntime::exit`].
+#[derive(Default)]
+pub struct FakeRuntime {
+    pub state: Mutex<FakeState>,
+}
+
+#[derive(Default)]
+pub struct FakeState {
+    pub snapshots: BTreeMap<String, String>,
+    pub containers: BTreeMap<String, NewContainer>,
+    pub tasks: BTreeMap<String, TaskInfo>,
+    pub kills: Vec<(String, u32)>,
+    pub next_pid: u32,
+    /// When set, start_task fails with this message.
+    pub fail_start: Option<String>,
+    pub blobs: HashMap<String, Vec<u8>>,
+    pub images: BTreeMap<String, ImageRecord>,
+}
+
+impl FakeRuntime {
+    fn st(&self) -> std::sync::MutexGuard<'_, FakeState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Ends the task of `id` with `code`, as containerd would, and returns the
+    /// event the watcher would deliver.
+    pub fn exit(&self, id: &str, code: u32) -> RuntimeEvent {
+        let mut st = self.st();
+        let pid = match st.tasks.get_mut(id) {
+            Some(t) => {
+                t.status = TaskStatus::Stopped;
+                t.exit_status = code;
+                t.pid
+            }
+            None => 0,
+        };
+        RuntimeEvent::TaskExit {
+            id: id.to_string(),
+            pid,
+            exit: ExitInfo {
+                exit_status: code,
+                exited_at: Some(chrono::Utc::now()),
+            },
+        }
+    }
+
+    pub fn kills(&self) -> Vec<(String, u32)> {
+        self.st().kills.clone()
+    }
+
+    pub fn has_task(&self, id: &str) -> bool {
+        self.st().tasks.contains_key(id)
+    }
+
+    pub fn has_snapshot(&self, key: &str) -> bool {
+        self.st().snapshots.contains_key(key)
+    }
+
+    pub fn set_fail_start(&self, msg: Option<&str>) {
+        self.st().fail_start = msg.map(str::to_string);
+    }
+
+    /// Adds an image `name` with the given image config JSON.
+    pub fn add_image(&self, name: &str, config: serde_json::Value) {
+        let cfg = serde_json::to_vec(&config).unwrap_or_default();
+        let cfg_digest = format!(
+            "sha256:{}",
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&cfg))
+        );
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": cfg_digest, "size": cfg.len()},
+            "layers": []
+        });
+        let m = serde_json::to_vec(&manifest).unwrap_or_default();
+        let m_digest = format!(
+            "sha256:{}",
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&m))
+        );
+        let mut st = self.st();
+        st.blobs.insert(cfg_digest, cfg);
+        st.blobs.insert(m_digest.clone(), m.clone());
+        st.images.insert(
+            name.to_string(),
+            ImageRecord {
+                name: name.to_string(),
+                target: Descriptor {
+                    media_type: "application/vnd.docker.distribution.manifest.v2+json".into(),
+                    digest: m_digest,
+                    size: m.len() as i64,
+                },
+                labels: HashMap::new(),
+                created_at: None,
+            },
+        );
+    }
+}
+
+#[async_trait]
+impl Runtime for FakeRuntime {
+    async fn prepare_snapshot(&self, key: &str, parent: &str) -> Result<()> {
+        self.st()
+            .snapshots
+            .insert(key.to_string(), parent.to_string());
+        Ok(())
+    }
+    async fn remove_snapshot(&self, key: &str) -> Result<()> {
+        self.st().snapshots.remove(key);
+        Ok(())
+    }
+    async fn snapshot_mounts(&self, key: &str) -> Result<Vec<Mount>> {
+        if !self.st().snapshots.contains_key(key) {
+            return Err(Error::not_found(format!("snapshot {key} does not exist")));
+        }
+        Ok(Vec::new())
+    }
+    async fn snapshot_usage(&self, _key: &str) -> Result<u64> {
+        Ok(4096)
+    }
+    async fn create_container(&self, c: NewContainer) -> Result<()> {
+        self.st().containers.insert(c.id.clone(), c);
+        Ok(())
+    }
+    async fn delete_container(&self, id: &str) -> Result<()> {
+        self.st().containers.remove(id);
+        Ok(())
+    }
+    async fn start_task(&self, id: &str, _snapshot_key: &str, _stdio: &Stdio) -> Result<u32> {
+        let mut st = self.st();
+        if let Some(msg) = &st.fail_start {
+            return Err(Error::system(msg.clone()));
+        }
+        if st.tasks.contains_key(id) {
+            return Err(Error::conflict(format!("task {id} already exists")));
+        }
+        st.next_pid += 1;
+        let pid = 1000 + st.next_pid;
+        st.tasks.insert(
+            id.to_string(),
+            TaskInfo {
+                id: id.to_string(),
+                pid,
+                status: TaskStatus::Running,
+                exit_status: 0,
+                exited_at: None,
+            },
+        );
+        Ok(pid)
+    }
+    async fn kill(&self, id: &str, signal: u32, _all: bool) -> Result<()> {
+        let mut st = self.st();
+        if !st.tasks.contains_key(id) {
+            return Err(Error::not_found(format!("task {id} not found")));
+        }
+        st.kills.push((id.to_string(), signal));
+        Ok(())
+    }
+    async fn delete_task(&self, id: &str) -> Result<Option<ExitInfo>> {
+        Ok(self.st().tasks.remove(id).map(|t| ExitInfo {
+            exit_status: t.exit_status,
+            exited_at: t.exited_at,
+        }))
+    }
+    async fn close_stdin(&self, _id: &str) -> Result<()> {
+        Ok(())
+    }
+    async fn pause(&self, id: &str) -> Result<()> {
+        match self.st().tasks.get_mut(id) {
+            Some(t) => {
+                t.status = TaskStatus::Paused;
+                Ok(())
+            }
+            None => Err(Error::not_found("no task")),
+        }
+    }
+    async fn resume(&self, id: &str) -> Result<()> {
+        match self.st().tasks.get_mut(id) {
+            Some(t) => {
+                t.status = TaskStatus::Running;
+                Ok(())
+            }
+            None => Err(Error::not_found("no task")),
+        }
+    }
+    async fn list_tasks(&self) -> Result<Vec<TaskInfo>> {
+        Ok(self.st().tasks.values().cloned().collect())
+    }
+    async fn task_pids(&self, id: &str) -> Result<Vec<u32>> {
+        Ok(self
+            .st()
+            .tasks
+            .get(id)
+            .map(|t| vec![t.pid])
+            .unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl ImageStore for FakeRuntime {
+    async fn lease_create(&self) -> Result<String> {
+        Ok("lease".into())
+    }
+    async fn lease_delete(&self, _lease: &str) -> Result<()> {
+        Ok(())
+    }
+    async fn write_blob(
+        &self,
+        _lease: &str,
+        digest: &str,
+        _size: u64,
+        src: BlobSource,
+        _labels: HashMap<String, String>,
+    ) -> Result<()> {
+        let bytes = match src {
+            BlobSource::Bytes(b) => b,
+            BlobSource::File(p) => std::fs::read(p)?,
+        };
+        self.st().blobs.insert(digest.to_string(), bytes);
+        Ok(())
+    }
+    async fn read_blob(&self, digest: &str) -> Result<Vec<u8>> {
+        self.st()
+            .blobs
+            .get(digest)
+            .cloned()
+            .ok_or_else(|| Error::not_found(format!("blob {digest}")))
+    }
+    async fn has_blob(&self, digest: &str) -> Result<bool> {
+        Ok(self.st().blobs.contains_key(digest))
+    }
+    async fn unpack(
+        &self,
+        _lease: &str,
+        _layers: &[Descriptor],
+        diff_ids: &[String],
+    ) -> Result<String> {
+        Ok(crate::ctrd::chain_ids(diff_ids).pop().unwrap_or_default())
+    }
+    async fn put_image(&self, rec: ImageRecord) -> Result<()> {
+        self.st().images.insert(rec.name.clone(), rec);
+        Ok(())
+    }
+    async fn list_images(&self) -> Result<Vec<ImageRecord>> {
+        Ok(self.st().images.values().cloned().collect())
+    }
+    async fn delete_image(&self, name: &str) -> Result<()> {
+        self.st().images.remove(name);
+        Ok(())
+    }
+}
+
+/// A channel to feed the manager's monitor with events.
+pub fn event_channel() -> (mpsc::Sender<RuntimeEvent>, mpsc::Receiver<RuntimeEvent>) {
+    mpsc::channel(64)
+}
