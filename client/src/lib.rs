@@ -35,9 +35,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use conn::DEFAULT_HOST;
-pub use container::{
-    AttachOptions, AttachStdin, Attached, Containers, LogsOptions, WaitFuture,
-};
+pub use container::{AttachOptions, AttachStdin, Attached, Containers, LogsOptions, WaitFuture};
 pub use error::{BoxError, Error, Result};
 pub use image::Images;
 pub use pouch_api as api;

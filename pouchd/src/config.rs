@@ -115,7 +115,7 @@ impl Config {
             containerd: flags
                 .containerd
                 .or(file.containerd)
-                .unwrap_or_else(|| "/var/run/containerd.sock".into()),
+                .unwrap_or_else(|| "/var/run/pouch/containerd.sock".into()),
             containerd_path: flags
                 .containerd_path
                 .or(file.containerd_path)

@@ -31,29 +31,45 @@ pub async fn version(state: State) -> Json<Version> {
         version: version.to_string(),
         details: Default::default(),
     };
+    let arch = std::env::consts::ARCH
+        .replace("x86_64", "amd64")
+        .replace("aarch64", "arm64");
+    let git_commit = option_env!("POUCH_GIT_COMMIT")
+        .unwrap_or("unknown")
+        .to_string();
+    // Not a Go program: say so where clients expect a Go version.
+    let go_version = "n/a (rust)".to_string();
+    let mut engine = component("Engine", VERSION);
+    // The docker CLI prints the engine's facts from these details.
+    for (k, v) in [
+        ("ApiVersion", pouch_api::API_VERSION.to_string()),
+        ("MinAPIVersion", pouch_api::MIN_API_VERSION.to_string()),
+        ("GitCommit", git_commit.clone()),
+        ("GoVersion", go_version.clone()),
+        ("Os", "linux".to_string()),
+        ("Arch", arch.clone()),
+        ("KernelVersion", s.kernel_version.clone()),
+        ("Experimental", "false".to_string()),
+        ("BuildTime", String::new()),
+    ] {
+        engine.details.insert(k.to_string(), v);
+    }
     Json(Version {
         platform: Platform {
             name: "pouch-rs".to_string(),
         },
         components: vec![
-            component("Engine", VERSION),
+            engine,
             component("containerd", &s.containerd_version),
             component("runc", &s.runc_version),
         ],
         version: VERSION.to_string(),
         api_version: pouch_api::API_VERSION.to_string(),
         min_api_version: pouch_api::MIN_API_VERSION.to_string(),
-        git_commit: option_env!("POUCH_GIT_COMMIT")
-            .unwrap_or("unknown")
-            .to_string(),
-        go_version: format!(
-            "rust{}",
-            option_env!("CARGO_PKG_RUST_VERSION").unwrap_or("")
-        ),
+        git_commit,
+        go_version,
         os: "linux".to_string(),
-        arch: std::env::consts::ARCH
-            .replace("x86_64", "amd64")
-            .replace("aarch64", "arm64"),
+        arch,
         kernel_version: s.kernel_version.clone(),
         experimental: false,
         build_time: String::new(),
@@ -97,8 +113,23 @@ pub async fn info(state: State) -> Json<Info> {
         cpu_shares: true,
         cpu_set: true,
         pids_limit: true,
+        swap_limit: s.swap_limit,
+        oom_kill_disable: s.cgroup_version == "1",
+        ipv4_forwarding: s.ipv4_forwarding,
+        bridge_nf_iptables: s.bridge_nf_iptables,
+        bridge_nf_ip6tables: s.bridge_nf_ip6tables,
+        containerd_commit: pouch_api::system::Commit {
+            id: s.containerd_version.clone(),
+            expected: s.containerd_version.clone(),
+        },
+        runc_commit: pouch_api::system::Commit {
+            id: s.runc_version.clone(),
+            expected: s.runc_version.clone(),
+        },
         ..Default::default()
     };
+    info.plugins.log = vec!["json-file".to_string()];
+    info.plugins.network = vec!["host".to_string(), "null".to_string()];
     info.runtimes.insert(
         "runc".to_string(),
         pouch_api::system::Runtime {

@@ -72,6 +72,10 @@ async fn spawn(opts: &ContainerdOptions) -> Result<tokio::process::Child> {
         .kill_on_drop(false)
         .spawn()
         .map_err(|e| Error::Unavailable(format!("start {}: {e}", opts.binary.display())))?;
+    // For tools that stop it (hack/stop, test cleanup): it outlives pouchd.
+    if let Some(pid) = child.id() {
+        let _ = std::fs::write(opts.socket.with_extension("pid"), format!("{pid}\n"));
+    }
     Ok(child)
 }
 

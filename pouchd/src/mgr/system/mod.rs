@@ -15,7 +15,15 @@ pub struct SystemInfo {
     pub ncpu: i64,
     pub mem_total: i64,
     pub cgroup_version: String,
+    pub swap_limit: bool,
+    pub ipv4_forwarding: bool,
+    pub bridge_nf_iptables: bool,
+    pub bridge_nf_ip6tables: bool,
     pub debug: bool,
+}
+
+fn sysctl_on(path: &str) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|s| s.trim() == "1")
 }
 
 /// The daemon's version, from Cargo.
@@ -80,6 +88,11 @@ impl SystemInfo {
                 .unwrap_or(1),
             mem_total,
             cgroup_version: cgroup_version.to_string(),
+            swap_limit: std::path::Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
+                .exists(),
+            ipv4_forwarding: sysctl_on("/proc/sys/net/ipv4/ip_forward"),
+            bridge_nf_iptables: sysctl_on("/proc/sys/net/bridge/bridge-nf-call-iptables"),
+            bridge_nf_ip6tables: sysctl_on("/proc/sys/net/bridge/bridge-nf-call-ip6tables"),
             debug,
         }
     }
