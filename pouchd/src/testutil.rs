@@ -177,6 +177,9 @@ impl Runtime for FakeRuntime {
     async fn close_stdin(&self, _id: &str) -> Result<()> {
         Ok(())
     }
+    async fn resize(&self, _id: &str, _width: u32, _height: u32) -> Result<()> {
+        Ok(())
+    }
     async fn pause(&self, id: &str) -> Result<()> {
         match self.st().tasks.get_mut(id) {
             Some(t) => {

@@ -144,6 +144,20 @@ pub async fn wait(state: State, Path(id): Path<String>, RawQuery(q): RawQuery) -
         .map_err(|e| Error::system(e.to_string()))
 }
 
+pub async fn resize(
+    state: State,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<StatusCode> {
+    let p = Params::parse(q.as_deref());
+    let dim = |k: &str| -> Result<u32> {
+        let v = p.int(k)?.unwrap_or(0);
+        u32::try_from(v).map_err(|_| Error::invalid(format!("invalid {k}: {v}")))
+    };
+    state.containers.resize(&id, dim("w")?, dim("h")?).await?;
+    Ok(StatusCode::OK)
+}
+
 pub async fn rename(
     state: State,
     Path(id): Path<String>,

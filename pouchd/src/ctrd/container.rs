@@ -11,7 +11,7 @@ use containerd_client::services::v1::snapshots::{
 use containerd_client::services::v1::{
     CloseIoRequest, Container, CreateContainerRequest, CreateTaskRequest, DeleteContainerRequest,
     DeleteTaskRequest, KillRequest, ListPidsRequest, ListTasksRequest, PauseTaskRequest,
-    ResumeTaskRequest, StartRequest,
+    ResizePtyRequest, ResumeTaskRequest, StartRequest,
 };
 use containerd_client::types::v1::Status;
 
@@ -181,6 +181,17 @@ impl Runtime for Ctrd {
             stdin: true,
         };
         self.tasks().close_io(req).await?;
+        Ok(())
+    }
+
+    async fn resize(&self, id: &str, width: u32, height: u32) -> Result<()> {
+        let req = ResizePtyRequest {
+            container_id: id.to_string(),
+            exec_id: String::new(),
+            width,
+            height,
+        };
+        self.tasks().resize_pty(req).await?;
         Ok(())
     }
 

@@ -117,6 +117,8 @@ pub trait Runtime: Send + Sync + 'static {
     /// Closes the task's stdin: the shim drops its own write end of the
     /// stdin FIFO, so the process reads EOF once pouchd's end is closed too.
     async fn close_stdin(&self, id: &str) -> Result<()>;
+    /// Resizes the task's terminal.
+    async fn resize(&self, id: &str, width: u32, height: u32) -> Result<()>;
     async fn pause(&self, id: &str) -> Result<()>;
     async fn resume(&self, id: &str) -> Result<()>;
     /// Every task of the namespace.

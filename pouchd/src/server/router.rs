@@ -74,6 +74,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/containers/{id}/unpause", post(container::unpause))
         .route("/containers/{id}/wait", post(container::wait))
         .route("/containers/{id}/rename", post(container::rename))
+        .route("/containers/{id}/resize", post(container::resize))
         .route("/containers/{id}/attach", post(stream::attach))
         .route("/containers/{id}/logs", get(stream::logs))
         .route("/containers/{id}", delete(container::remove))

@@ -123,7 +123,7 @@ pub fn stdio_paths(dir: &Path, tty: bool, stdin: bool) -> Stdio {
 
 impl ContainerIo {
     pub fn new(_tty: bool) -> Self {
-        let (output, _) = broadcast::channel(1024);
+        let (output, _) = broadcast::channel(256);
         let (log, _) = watch::channel(LogState::default());
         let (stdin_gen, _) = watch::channel(0);
         ContainerIo {

@@ -23,6 +23,19 @@ impl ContainerMgr {
         self.save(&c)
     }
 
+    /// Resizes the container's terminal (only containers with a TTY have one).
+    pub async fn resize(&self, reference: &str, width: u32, height: u32) -> Result<()> {
+        let c = self.get(reference)?;
+        let m = c.meta();
+        if !m.state.status.is_alive() {
+            return Err(Self::not_running(&c.id));
+        }
+        if !m.config.tty {
+            return Ok(());
+        }
+        self.rt.resize(&c.id, width, height).await
+    }
+
     pub async fn unpause(&self, reference: &str) -> Result<()> {
         let c = self.get(reference)?;
         let _op = c.op.lock().await;
