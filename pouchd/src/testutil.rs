@@ -23,6 +23,8 @@ pub struct FakeState {
     pub containers: BTreeMap<String, NewContainer>,
     pub tasks: BTreeMap<String, TaskInfo>,
     pub kills: Vec<(String, u32)>,
+    /// exec id → pid
+    pub execs: HashMap<String, u32>,
     pub next_pid: u32,
     /// When set, start_task fails with this message.
     pub fail_start: Option<String>,
@@ -174,11 +176,33 @@ impl Runtime for FakeRuntime {
             exited_at: t.exited_at,
         }))
     }
-    async fn close_stdin(&self, _id: &str) -> Result<()> {
+    async fn close_stdin(&self, _id: &str, _exec_id: &str) -> Result<()> {
         Ok(())
     }
-    async fn resize(&self, _id: &str, _width: u32, _height: u32) -> Result<()> {
+    async fn resize(&self, _id: &str, _exec_id: &str, _width: u32, _height: u32) -> Result<()> {
         Ok(())
+    }
+    async fn exec(
+        &self,
+        id: &str,
+        exec_id: &str,
+        _process: Vec<u8>,
+        _stdio: &Stdio,
+    ) -> Result<u32> {
+        let mut st = self.st();
+        if !st.tasks.contains_key(id) {
+            return Err(Error::not_found(format!("task {id} not found")));
+        }
+        st.next_pid += 1;
+        let pid = 5000 + st.next_pid;
+        st.execs.insert(exec_id.to_string(), pid);
+        Ok(pid)
+    }
+    async fn delete_process(&self, _id: &str, exec_id: &str) -> Result<Option<ExitInfo>> {
+        Ok(self.st().execs.remove(exec_id).map(|_| ExitInfo {
+            exit_status: 0,
+            exited_at: None,
+        }))
     }
     async fn pause(&self, id: &str) -> Result<()> {
         match self.st().tasks.get_mut(id) {

@@ -62,7 +62,10 @@ pub async fn inspect(
     } else {
         (None, None)
     };
-    Ok(Json(inspect::inspect(&m, rw, root)))
+    let mut out = inspect::inspect(&m, rw, root);
+    let execs = state.containers.exec_ids(&m.id);
+    out.exec_ids = (!execs.is_empty()).then_some(execs);
+    Ok(Json(out))
 }
 
 pub async fn start(state: State, Path(id): Path<String>) -> Result<StatusCode> {
@@ -156,6 +159,21 @@ pub async fn resize(
     };
     state.containers.resize(&id, dim("w")?, dim("h")?).await?;
     Ok(StatusCode::OK)
+}
+
+pub async fn top(
+    state: State,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Json<serde_json::Value>> {
+    let p = Params::parse(q.as_deref());
+    let t = state
+        .containers
+        .top(&id, p.str("ps_args").unwrap_or(""))
+        .await?;
+    Ok(Json(
+        serde_json::json!({ "Titles": t.titles, "Processes": t.processes }),
+    ))
 }
 
 pub async fn rename(

@@ -82,9 +82,9 @@ pub async fn logs(state: State, Path(id): Path<String>, RawQuery(q): RawQuery) -
 
 /// Which output streams the client wants.
 #[derive(Clone, Copy)]
-struct Wanted {
-    stdout: bool,
-    stderr: bool,
+pub(super) struct Wanted {
+    pub stdout: bool,
+    pub stderr: bool,
 }
 
 impl Wanted {
@@ -114,7 +114,12 @@ async fn pump_output<W: AsyncWrite + Unpin>(streams: &mut AttachStreams, want: W
                     }
                 }
             }
-            Ok(OutputChunk::End) | Err(RecvError::Closed) => break,
+            Ok(OutputChunk::End) | Err(RecvError::Closed) => {
+                if let Some(exited) = streams.exited.as_mut() {
+                    let _ = exited.wait_for(|done| *done).await;
+                }
+                break;
+            }
             Err(RecvError::Lagged(n)) => {
                 tracing::warn!(id = %streams.id, skipped = n, "attach client too slow; output dropped");
             }
@@ -127,17 +132,34 @@ pub async fn attach(
     state: State,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
-    mut req: Request,
+    req: Request,
 ) -> Result<Response> {
     let p = Params::parse(q.as_deref());
     let want = Wanted {
         stdout: p.bool("stdout"),
         stderr: p.bool("stderr"),
     };
-    let with_stdin = p.bool("stdin");
-    let stream = p.bool("stream");
     // Subscribe before answering, so no output after this point is missed.
-    let mut streams = state.containers.attach(&id)?;
+    let streams = state.containers.attach(&id)?;
+    let stdin = if p.bool("stdin") {
+        Some(state.containers.attach(&id)?)
+    } else {
+        None
+    };
+    hijack(state, req, streams, stdin, want, p.bool("stream"))
+}
+
+/// Answers an attach-like request: with `Upgrade: tcp`, switches protocols and
+/// runs output (and stdin, when given) over the raw connection; without it,
+/// streams output as the response body.
+pub(super) fn hijack(
+    state: State,
+    mut req: Request,
+    mut streams: AttachStreams,
+    stdin: Option<AttachStreams>,
+    want: Wanted,
+    stream: bool,
+) -> Result<Response> {
     let content_type = if streams.tty { RAW } else { MULTIPLEXED };
     let wants_upgrade = req
         .headers()
@@ -154,11 +176,9 @@ pub async fn attach(
                 }
             };
             let (rd, wr) = tokio::io::split(upgraded);
-            if with_stdin {
-                if let Ok(f) = state.containers.attach(&streams.id) {
-                    let mgr = state.containers.clone();
-                    tokio::spawn(async move { mgr.feed_stdin(&f, rd).await });
-                }
+            if let Some(f) = stdin {
+                let mgr = state.containers.clone();
+                tokio::spawn(async move { mgr.feed_stdin(&f, rd).await });
             }
             if stream {
                 pump_output(&mut streams, want, wr).await;

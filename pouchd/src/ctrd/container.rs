@@ -10,12 +10,13 @@ use containerd_client::services::v1::snapshots::{
 };
 use containerd_client::services::v1::{
     CloseIoRequest, Container, CreateContainerRequest, CreateTaskRequest, DeleteContainerRequest,
-    DeleteTaskRequest, KillRequest, ListPidsRequest, ListTasksRequest, PauseTaskRequest,
-    ResizePtyRequest, ResumeTaskRequest, StartRequest,
+    DeleteProcessRequest, DeleteTaskRequest, ExecProcessRequest, KillRequest, ListPidsRequest,
+    ListTasksRequest, PauseTaskRequest, ResizePtyRequest, ResumeTaskRequest, StartRequest,
 };
 use containerd_client::types::v1::Status;
 
 const SPEC_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
+const PROCESS_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Process";
 const RUNC_V2: &str = "io.containerd.runc.v2";
 
 fn not_found_ok(r: std::result::Result<(), tonic::Status>) -> Result<()> {
@@ -174,25 +175,70 @@ impl Runtime for Ctrd {
         }
     }
 
-    async fn close_stdin(&self, id: &str) -> Result<()> {
+    async fn close_stdin(&self, id: &str, exec_id: &str) -> Result<()> {
         let req = CloseIoRequest {
             container_id: id.to_string(),
-            exec_id: String::new(),
+            exec_id: exec_id.to_string(),
             stdin: true,
         };
         self.tasks().close_io(req).await?;
         Ok(())
     }
 
-    async fn resize(&self, id: &str, width: u32, height: u32) -> Result<()> {
+    async fn resize(&self, id: &str, exec_id: &str, width: u32, height: u32) -> Result<()> {
         let req = ResizePtyRequest {
             container_id: id.to_string(),
-            exec_id: String::new(),
+            exec_id: exec_id.to_string(),
             width,
             height,
         };
         self.tasks().resize_pty(req).await?;
         Ok(())
+    }
+
+    async fn exec(&self, id: &str, exec_id: &str, process: Vec<u8>, stdio: &Stdio) -> Result<u32> {
+        let req = ExecProcessRequest {
+            container_id: id.to_string(),
+            stdin: stdio.stdin.clone(),
+            stdout: stdio.stdout.clone(),
+            stderr: stdio.stderr.clone(),
+            terminal: stdio.terminal,
+            spec: Some(prost_types::Any {
+                type_url: PROCESS_TYPE_URL.to_string(),
+                value: process,
+            }),
+            exec_id: exec_id.to_string(),
+        };
+        self.tasks().exec(req).await?;
+        let start = StartRequest {
+            container_id: id.to_string(),
+            exec_id: exec_id.to_string(),
+        };
+        match self.tasks().start(start).await {
+            Ok(r) => Ok(r.into_inner().pid),
+            Err(s) => {
+                let _ = self.delete_process(id, exec_id).await;
+                Err(s.into())
+            }
+        }
+    }
+
+    async fn delete_process(&self, id: &str, exec_id: &str) -> Result<Option<ExitInfo>> {
+        let req = DeleteProcessRequest {
+            container_id: id.to_string(),
+            exec_id: exec_id.to_string(),
+        };
+        match self.tasks().delete_process(req).await {
+            Ok(r) => {
+                let r = r.into_inner();
+                Ok(Some(ExitInfo {
+                    exit_status: r.exit_status,
+                    exited_at: timestamp_to_utc(r.exited_at),
+                }))
+            }
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
+            Err(s) => Err(s.into()),
+        }
     }
 
     async fn pause(&self, id: &str) -> Result<()> {

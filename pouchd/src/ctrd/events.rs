@@ -79,10 +79,16 @@ fn decode(topic: &str, value: &[u8]) -> Option<RuntimeEvent> {
     match topic {
         "/tasks/exit" => {
             let e = TaskExit::decode(value).ok()?;
-            // Exits of exec processes carry their own id; only the init process
-            // ends the container.
+            // Exits of exec processes carry their own id.
             if e.id != e.container_id {
-                return None;
+                return Some(RuntimeEvent::ExecExit {
+                    id: e.container_id,
+                    exec_id: e.id,
+                    exit: ExitInfo {
+                        exit_status: e.exit_status,
+                        exited_at: timestamp_to_utc(e.exited_at),
+                    },
+                });
             }
             Some(RuntimeEvent::TaskExit {
                 id: e.container_id,
@@ -106,7 +112,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn exec_exits_are_not_container_exits() {
+    fn exec_exits_are_exec_events() {
         let e = TaskExit {
             container_id: "c".into(),
             id: "exec1".into(),
@@ -114,7 +120,17 @@ mod tests {
             exit_status: 1,
             exited_at: None,
         };
-        assert_eq!(decode("/tasks/exit", &e.encode_to_vec()), None);
+        assert_eq!(
+            decode("/tasks/exit", &e.encode_to_vec()),
+            Some(RuntimeEvent::ExecExit {
+                id: "c".into(),
+                exec_id: "exec1".into(),
+                exit: ExitInfo {
+                    exit_status: 1,
+                    exited_at: None
+                }
+            })
+        );
     }
 
     #[test]

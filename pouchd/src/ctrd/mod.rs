@@ -74,6 +74,12 @@ pub enum RuntimeEvent {
         pid: u32,
         exit: ExitInfo,
     },
+    /// Exec process `exec_id` of container `id` exited.
+    ExecExit {
+        id: String,
+        exec_id: String,
+        exit: ExitInfo,
+    },
     /// The kernel OOM-killed a process of container `id`.
     TaskOom { id: String },
     /// The event stream broke and was re-established: events in the gap are
@@ -116,9 +122,13 @@ pub trait Runtime: Send + Sync + 'static {
     async fn delete_task(&self, id: &str) -> Result<Option<ExitInfo>>;
     /// Closes the task's stdin: the shim drops its own write end of the
     /// stdin FIFO, so the process reads EOF once pouchd's end is closed too.
-    async fn close_stdin(&self, id: &str) -> Result<()>;
-    /// Resizes the task's terminal.
-    async fn resize(&self, id: &str, width: u32, height: u32) -> Result<()>;
+    async fn close_stdin(&self, id: &str, exec_id: &str) -> Result<()>;
+    /// Resizes the terminal of the task (`exec_id` empty) or of an exec process.
+    async fn resize(&self, id: &str, exec_id: &str, width: u32, height: u32) -> Result<()>;
+    /// Starts an extra process (`process`: OCI Process JSON) in the task; returns its pid.
+    async fn exec(&self, id: &str, exec_id: &str, process: Vec<u8>, stdio: &Stdio) -> Result<u32>;
+    /// Reaps an exec process, returning its exit status; `None` when it is gone.
+    async fn delete_process(&self, id: &str, exec_id: &str) -> Result<Option<ExitInfo>>;
     async fn pause(&self, id: &str) -> Result<()>;
     async fn resume(&self, id: &str) -> Result<()>;
     /// Every task of the namespace.

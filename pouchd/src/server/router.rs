@@ -1,6 +1,6 @@
 //! Routes of the Docker Engine API v1.41 onto bridge handlers.
 
-use crate::bridge::{container, image, stream, system};
+use crate::bridge::{container, exec, image, stream, system};
 use crate::daemon::Daemon;
 use crate::error::Error;
 use axum::extract::Request;
@@ -75,8 +75,13 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/containers/{id}/wait", post(container::wait))
         .route("/containers/{id}/rename", post(container::rename))
         .route("/containers/{id}/resize", post(container::resize))
+        .route("/containers/{id}/top", get(container::top))
         .route("/containers/{id}/attach", post(stream::attach))
         .route("/containers/{id}/logs", get(stream::logs))
+        .route("/containers/{id}/exec", post(exec::create))
+        .route("/exec/{id}/start", post(exec::start))
+        .route("/exec/{id}/json", get(exec::inspect))
+        .route("/exec/{id}/resize", post(exec::resize))
         .route("/containers/{id}", delete(container::remove))
         .route("/images/load", post(image::load))
         .route("/images/json", get(image::list))

@@ -14,9 +14,15 @@ pub struct AttachStreams {
     pub tty: bool,
     /// Live output; ends with [`OutputChunk::End`] when the process is gone.
     pub output: broadcast::Receiver<OutputChunk>,
-    io: Arc<ContainerIo>,
-    stdin_once: bool,
-    open_stdin: bool,
+    pub(super) io: Arc<ContainerIo>,
+    pub(super) stdin_once: bool,
+    pub(super) open_stdin: bool,
+    /// Set when attached to an exec process rather than the container's init.
+    pub(super) exec_id: String,
+    /// For exec: becomes true when the process has exited and its exit code
+    /// is recorded; the stream ends only then, so that a client inspecting
+    /// the exec right after reads the code.
+    pub exited: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl ContainerMgr {
@@ -31,6 +37,8 @@ impl ContainerMgr {
             io: c.io.clone(),
             stdin_once: m.config.stdin_once,
             open_stdin: m.config.open_stdin,
+            exec_id: String::new(),
+            exited: None,
         })
     }
 }
@@ -60,7 +68,7 @@ impl ContainerMgr {
         }
         if streams.stdin_once {
             io.close_stdin().await;
-            if let Err(e) = self.rt.close_stdin(&streams.id).await {
+            if let Err(e) = self.rt.close_stdin(&streams.id, &streams.exec_id).await {
                 if !e.is_not_found() {
                     tracing::warn!(id = %streams.id, error = %e, "closing stdin");
                 }

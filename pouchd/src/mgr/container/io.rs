@@ -136,12 +136,21 @@ impl ContainerIo {
 
     /// Starts copying a run's output into `log_path` and to attached clients.
     /// Call once the task exists (its shim holds the write ends).
-    pub async fn start_copying(self: &Arc<Self>, run: RunIo, log_path: &Path) -> Result<()> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log_path)?;
-        let writer = Arc::new(Mutex::new(file));
+    /// Output goes to the json-file log at `log_path` when given (exec output is not logged).
+    pub async fn start_copying(
+        self: &Arc<Self>,
+        run: RunIo,
+        log_path: Option<&Path>,
+    ) -> Result<()> {
+        let writer = match log_path {
+            Some(p) => Some(Arc::new(Mutex::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)?,
+            ))),
+            None => None,
+        };
         let streams: Vec<(StreamKind, pipe::Receiver)> = [
             run.stdout.map(|r| (StreamKind::Stdout, r)),
             run.stderr.map(|r| (StreamKind::Stderr, r)),
@@ -175,7 +184,12 @@ impl ContainerIo {
         Ok(())
     }
 
-    async fn copy(&self, kind: StreamKind, mut rx: pipe::Receiver, log: Arc<Mutex<std::fs::File>>) {
+    async fn copy(
+        &self,
+        kind: StreamKind,
+        mut rx: pipe::Receiver,
+        log: Option<Arc<Mutex<std::fs::File>>>,
+    ) {
         let mut buf = vec![0u8; 32 * 1024];
         let mut partial: Vec<u8> = Vec::new();
         loop {
@@ -191,6 +205,7 @@ impl ContainerIo {
             let _ = self
                 .output
                 .send(OutputChunk::Data(kind, Bytes::copy_from_slice(data)));
+            let Some(log) = &log else { continue };
             partial.extend_from_slice(data);
             let mut lines = Vec::new();
             let mut start = 0;
@@ -204,12 +219,12 @@ impl ContainerIo {
                 start = partial.len();
             }
             if !lines.is_empty() {
-                self.write_log(&log, kind, &lines);
+                self.write_log(log, kind, &lines);
             }
             partial.drain(..start);
         }
-        if !partial.is_empty() {
-            self.write_log(&log, kind, &[&partial[..]]);
+        if let (Some(log), false) = (&log, partial.is_empty()) {
+            self.write_log(log, kind, &[&partial[..]]);
         }
     }
 

@@ -6,6 +6,7 @@
 
 mod attach;
 mod create;
+mod exec;
 mod io;
 mod kill;
 mod list;
@@ -20,6 +21,7 @@ mod start;
 mod state;
 mod stop;
 mod store;
+mod top;
 mod wait;
 
 pub use attach::AttachStreams;
@@ -29,6 +31,7 @@ pub use list::ListOptions;
 pub use logs::{LogEntry, LogsOptions};
 pub use spec::{parse_bind, Bind};
 pub use state::{ContainerMeta, State, Status};
+pub use top::Top;
 pub use wait::WaitCondition;
 
 use crate::ctrd::{Runtime, RuntimeEvent};
@@ -56,6 +59,8 @@ pub struct ContainerMgr {
     images: Arc<ImageMgr>,
     meta: MetaStore,
     containers: ContainerStore,
+    // std lock: map operations only.
+    execs: Arc<exec::ExecStore>,
     cfg: ContainerMgrConfig,
 }
 
@@ -74,6 +79,7 @@ impl ContainerMgr {
             images,
             meta: MetaStore::new(&cfg.root, "config.v1.json")?,
             containers: ContainerStore::default(),
+            execs: Default::default(),
             cfg,
         });
         mgr.recover().await?;

@@ -25,6 +25,9 @@ pub(super) async fn run(mgr: Weak<ContainerMgr>, mut events: mpsc::Receiver<Runt
                     }
                 }
             }
+            RuntimeEvent::ExecExit { id, exec_id, exit } => {
+                tokio::spawn(async move { mgr.handle_exec_exit(&id, &exec_id, exit).await });
+            }
             RuntimeEvent::TaskOom { id } => {
                 if let Ok(c) = mgr.containers.get(&id) {
                     if c.id == id {

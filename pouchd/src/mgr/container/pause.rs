@@ -33,7 +33,7 @@ impl ContainerMgr {
         if !m.config.tty {
             return Ok(());
         }
-        self.rt.resize(&c.id, width, height).await
+        self.rt.resize(&c.id, "", width, height).await
     }
 
     pub async fn unpause(&self, reference: &str) -> Result<()> {

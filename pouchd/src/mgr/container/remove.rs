@@ -77,6 +77,7 @@ impl ContainerMgr {
         let _ = std::fs::remove_dir_all(self.cfg.exec_root.join(&c.id));
         self.meta.remove(&c.id)?;
         self.containers.remove(&c.id);
+        self.exec_forget_container(&c.id);
         c.wait.send_modify(|w| {
             w.removed = true;
             w.running = false;

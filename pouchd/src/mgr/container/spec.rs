@@ -8,7 +8,7 @@ use oci_spec::runtime::{
     Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDeviceCgroup,
     LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxMemoryBuilder, LinuxNamespaceBuilder,
     LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount, MountBuilder,
-    PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec, SpecBuilder,
+    PosixRlimitBuilder, PosixRlimitType, Process, ProcessBuilder, RootBuilder, Spec, SpecBuilder,
     UserBuilder,
 };
 use std::collections::HashSet;
@@ -253,21 +253,33 @@ fn own_oom_score_adj() -> i32 {
         .unwrap_or(0)
 }
 
-/// Builds the spec for a run of `m`.
-pub fn build(m: &ContainerMeta, user: &ResolvedUser, namespace: &str) -> Result<Spec> {
+/// What varies between the init process and an exec'd one.
+pub struct ProcessOpts<'a> {
+    pub args: Vec<String>,
+    pub extra_env: &'a [String],
+    pub cwd: &'a str,
+    pub tty: bool,
+    pub privileged: bool,
+}
+
+/// The process part of the spec: env, user, capabilities, rlimits.
+pub fn process(m: &ContainerMeta, user: &ResolvedUser, opts: ProcessOpts<'_>) -> Result<Process> {
     let cfg = &m.config;
     let hc = &m.host_config;
-    let host_net = hc.network_mode == "host";
     let hostname = hostname_of(m);
-
     let mut env = cfg.env.clone();
+    for e in opts.extra_env {
+        let key = e.split('=').next().unwrap_or("");
+        env.retain(|x| x.split('=').next() != Some(key));
+        env.push(e.clone());
+    }
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.insert(0, DEFAULT_PATH.to_string());
     }
     if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
         env.push(format!("HOSTNAME={hostname}"));
     }
-    if cfg.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+    if opts.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
         env.push("TERM=xterm".to_string());
     }
     if let Some(home) = &user.home {
@@ -275,10 +287,14 @@ pub fn build(m: &ContainerMeta, user: &ResolvedUser, namespace: &str) -> Result<
             env.push(format!("HOME={home}"));
         }
     }
-    let mut args = vec![m.path.clone()];
-    args.extend(m.args.iter().cloned());
-
-    let capset = caps(hc)?;
+    let capset = if opts.privileged {
+        caps(&pouch_api::container::HostConfig {
+            privileged: true,
+            ..Default::default()
+        })?
+    } else {
+        caps(hc)?
+    };
     let capabilities = LinuxCapabilitiesBuilder::default()
         .bounding(capset.clone())
         .effective(capset.clone())
@@ -313,7 +329,7 @@ pub fn build(m: &ContainerMeta, user: &ResolvedUser, namespace: &str) -> Result<
         );
     }
     let mut process = ProcessBuilder::default()
-        .terminal(cfg.tty)
+        .terminal(opts.tty)
         .user(
             UserBuilder::default()
                 .uid(user.uid)
@@ -322,12 +338,12 @@ pub fn build(m: &ContainerMeta, user: &ResolvedUser, namespace: &str) -> Result<
                 .build()
                 .map_err(spec_err)?,
         )
-        .args(args)
+        .args(opts.args)
         .env(env)
-        .cwd(if cfg.working_dir.is_empty() {
+        .cwd(if opts.cwd.is_empty() {
             "/".to_string()
         } else {
-            cfg.working_dir.clone()
+            opts.cwd.to_string()
         })
         .capabilities(capabilities)
         .rlimits(rlimits)
@@ -340,7 +356,27 @@ pub fn build(m: &ContainerMeta, user: &ResolvedUser, namespace: &str) -> Result<
         let adj = (hc.oom_score_adj as i32).clamp(own_oom_score_adj(), 1000);
         process = process.oom_score_adj(adj);
     }
-    let process = process.build().map_err(spec_err)?;
+    process.build().map_err(spec_err)
+}
+
+/// Builds the spec for a run of `m`.
+pub fn build(m: &ContainerMeta, user: &ResolvedUser, namespace: &str) -> Result<Spec> {
+    let hc = &m.host_config;
+    let host_net = hc.network_mode == "host";
+    let hostname = hostname_of(m);
+    let mut args = vec![m.path.clone()];
+    args.extend(m.args.iter().cloned());
+    let process = process(
+        m,
+        user,
+        ProcessOpts {
+            args,
+            extra_env: &[],
+            cwd: &m.config.working_dir,
+            tty: m.config.tty,
+            privileged: hc.privileged,
+        },
+    )?;
 
     let shm = if hc.shm_size > 0 {
         hc.shm_size

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 /// Directories of a snapshot's layers, top first, for reading image files
 /// (passwd, group) without mounting.
-fn layer_dirs(mounts: &[Mount]) -> Vec<PathBuf> {
+pub(super) fn layer_dirs(mounts: &[Mount]) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for m in mounts {
         match m.kind.as_str() {
@@ -199,7 +199,7 @@ impl ContainerMgr {
         let stdio = io::create_fifos(&fifo_dir, m.config.tty, m.config.open_stdin)?;
         let run = io::open_fifos(&stdio)?;
         let pid = self.rt.start_task(&m.id, &m.snapshot_key, &stdio).await?;
-        c.io.start_copying(run, std::path::Path::new(&m.log_path))
+        c.io.start_copying(run, Some(std::path::Path::new(&m.log_path)))
             .await?;
         Ok(pid)
     }
