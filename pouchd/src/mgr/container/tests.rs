@@ -464,3 +464,60 @@ async fn list_filters_and_order() {
     assert!(e.mgr.list(&f("bogus", "x")).is_err());
     assert!(e.mgr.list(&f("status", "sleeping")).is_err());
 }
+
+#[tokio::test]
+async fn exec_lifecycle() {
+    use pouch_api::exec::ExecConfig;
+    let e = env().await;
+    let id = e
+        .mgr
+        .create(None, config(&["sleep", "1000"]), HostConfig::default())
+        .await
+        .unwrap()
+        .id;
+    let cfg = ExecConfig {
+        cmd: Some(vec!["true".into()]),
+        ..Default::default()
+    };
+    assert!(matches!(
+        e.mgr.exec_create(&id, cfg.clone()),
+        Err(Error::Conflict(_))
+    ));
+    e.mgr.start(&id).await.unwrap();
+    assert!(matches!(
+        e.mgr.exec_create(&id, ExecConfig::default()),
+        Err(Error::InvalidParameter(_))
+    ));
+    let x = e.mgr.exec_create(&id, cfg).unwrap();
+    assert_eq!(e.mgr.exec_inspect(&x).unwrap().exit_code, None);
+    e.mgr.exec_start(&x).await.unwrap();
+    assert!(e.mgr.exec_inspect(&x).unwrap().running);
+    assert!(matches!(
+        e.mgr.exec_start(&x).await,
+        Err(Error::Conflict(_))
+    ));
+    e.events
+        .send(RuntimeEvent::ExecExit {
+            id: id.clone(),
+            exec_id: x.clone(),
+            exit: crate::ctrd::ExitInfo {
+                exit_status: 0,
+                exited_at: None,
+            },
+        })
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        if e.mgr.exec_inspect(&x).unwrap().exit_code.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let ins = e.mgr.exec_inspect(&x).unwrap();
+    assert_eq!((ins.running, ins.exit_code), (false, Some(0)));
+    assert_eq!(e.mgr.exec_ids(&id), vec![x.clone()]);
+    assert!(matches!(
+        e.mgr.exec_inspect("nosuch"),
+        Err(Error::NotFound(_))
+    ));
+}
