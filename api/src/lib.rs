@@ -9,6 +9,7 @@
 pub mod container;
 pub mod de;
 pub mod error;
+pub mod events;
 pub mod exec;
 pub mod filters;
 pub mod image;

@@ -1,6 +1,7 @@
 //! The daemon's long-lived state, shared by every request.
 
 use crate::mgr::container::ContainerMgr;
+use crate::mgr::events::EventBus;
 use crate::mgr::image::ImageMgr;
 use crate::mgr::system::SystemInfo;
 use std::sync::Arc;
@@ -9,5 +10,6 @@ use std::sync::Arc;
 pub struct Daemon {
     pub containers: Arc<ContainerMgr>,
     pub images: Arc<ImageMgr>,
+    pub events: Arc<EventBus>,
     pub system: SystemInfo,
 }

@@ -6,6 +6,7 @@ use pouchd::config::{Config, Flags};
 use pouchd::ctrd::{ensure_containerd, ContainerdOptions, Ctrd};
 use pouchd::daemon::Daemon;
 use pouchd::mgr::container::{ContainerMgr, ContainerMgrConfig};
+use pouchd::mgr::events::EventBus;
 use pouchd::mgr::image::ImageMgr;
 use pouchd::mgr::system::SystemInfo;
 use std::sync::Arc;
@@ -46,10 +47,12 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         state: cfg.exec_root.join("containerd"),
     })
     .await?;
-    let (ctrd, events) = Ctrd::connect(&cfg.containerd, &cfg.namespace).await?;
+    let (ctrd, ctrd_events) = Ctrd::connect(&cfg.containerd, &cfg.namespace).await?;
     let ctrd = Arc::new(ctrd);
     let containerd_version = ctrd.version().await.unwrap_or_default();
-    let images = Arc::new(ImageMgr::new(ctrd.clone(), cfg.home_dir.join("tmp")).await?);
+    let events = Arc::new(EventBus::new(Some(cfg.home_dir.join("events.log")))?);
+    let images =
+        Arc::new(ImageMgr::new(ctrd.clone(), cfg.home_dir.join("tmp"), events.clone()).await?);
     let containers = ContainerMgr::new(
         ctrd.clone(),
         images.clone(),
@@ -58,12 +61,14 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
             exec_root: cfg.exec_root.join("fifo"),
             namespace: cfg.namespace.clone(),
         },
-        events,
+        ctrd_events,
+        events.clone(),
     )
     .await?;
     let daemon = Arc::new(Daemon {
         containers,
         images,
+        events,
         system: SystemInfo::gather(cfg.home_dir.clone(), containerd_version, cfg.debug),
     });
     let mut term = signal(SignalKind::terminate())?;

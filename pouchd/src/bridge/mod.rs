@@ -2,6 +2,7 @@
 //! Handlers stay thin; the logic lives in the managers.
 
 pub mod container;
+pub mod events;
 pub mod exec;
 pub mod image;
 mod inspect;

@@ -29,7 +29,7 @@ pub fn frame(kind: StreamKind, data: &[u8]) -> Bytes {
 }
 
 /// `since`/`until`: Unix seconds with optional fraction, or RFC 3339.
-fn parse_time(v: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+pub(super) fn parse_time(v: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
     let Some(v) = v.filter(|v| !v.is_empty() && *v != "0") else {
         return Ok(None);
     };

@@ -2,5 +2,6 @@
 //! They call down into `ctrd` through its traits and never up into the server.
 
 pub mod container;
+pub mod events;
 pub mod image;
 pub mod system;

@@ -1,6 +1,6 @@
 //! Routes of the Docker Engine API v1.41 onto bridge handlers.
 
-use crate::bridge::{container, exec, image, stream, system};
+use crate::bridge::{container, events, exec, image, stream, system};
 use crate::daemon::Daemon;
 use crate::error::Error;
 use axum::extract::Request;
@@ -63,6 +63,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/_ping", get(system::ping).head(system::ping))
         .route("/version", get(system::version))
         .route("/info", get(system::info))
+        .route("/events", get(events::events))
         .route("/containers/create", post(container::create))
         .route("/containers/json", get(container::list))
         .route("/containers/{id}/json", get(container::inspect))

@@ -30,6 +30,7 @@ impl ContainerMgr {
     pub fn attach(&self, reference: &str) -> Result<AttachStreams> {
         let c = self.get(reference)?;
         let m = c.meta();
+        self.emit(&m, "attach", &[]);
         Ok(AttachStreams {
             id: c.id.clone(),
             tty: m.config.tty,

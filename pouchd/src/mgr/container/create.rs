@@ -257,6 +257,7 @@ impl ContainerMgr {
             let _ = self.meta.remove(&id);
             return Err(e);
         }
+        self.emit(&container.meta(), "create", &[]);
         tracing::info!(id = %id, "container created");
         Ok(CreateResult { id, warnings })
     }

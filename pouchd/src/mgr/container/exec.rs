@@ -94,10 +94,16 @@ impl ContainerMgr {
             state: Mutex::new(ExecState::default()),
             done,
         });
+        let cmd = exec.config.cmd.clone().unwrap_or_default().join(" ");
         self.execs
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id.clone(), exec);
+        self.emit(
+            &c.meta(),
+            &format!("exec_create: {cmd}"),
+            &[("execID", id.clone())],
+        );
         Ok(id)
     }
 
@@ -175,6 +181,12 @@ impl ContainerMgr {
                     s.running = true;
                     s.pid = pid;
                 });
+                let cmd = e.config.cmd.clone().unwrap_or_default().join(" ");
+                self.emit(
+                    &m,
+                    &format!("exec_start: {cmd}"),
+                    &[("execID", id.to_string())],
+                );
                 Ok(())
             }
             Err(err) => {
@@ -216,6 +228,16 @@ impl ContainerMgr {
             s.exit_code = Some(code as i64);
         });
         let _ = e.done.send(true);
+        if let Ok(c) = self.get(container_id) {
+            self.emit(
+                &c.meta(),
+                "exec_die",
+                &[
+                    ("execID", exec_id.to_string()),
+                    ("exitCode", code.to_string()),
+                ],
+            );
+        }
         let _ = std::fs::remove_dir_all(
             self.cfg
                 .exec_root

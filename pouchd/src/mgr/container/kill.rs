@@ -47,7 +47,9 @@ impl ContainerMgr {
             c.update(|m| m.manually_stopped = true);
             self.save(&c)?;
         }
-        self.rt.kill(&c.id, sig, false).await
+        self.rt.kill(&c.id, sig, false).await?;
+        self.emit(&c.meta(), "kill", &[("signal", sig.to_string())]);
+        Ok(())
     }
 }
 

@@ -36,6 +36,7 @@ pub use wait::WaitCondition;
 
 use crate::ctrd::{Runtime, RuntimeEvent};
 use crate::error::{Error, Result};
+use crate::mgr::events::EventBus;
 use crate::mgr::image::ImageMgr;
 use crate::store::MetaStore;
 use std::path::PathBuf;
@@ -62,6 +63,7 @@ pub struct ContainerMgr {
     // std lock: map operations only.
     execs: Arc<exec::ExecStore>,
     cfg: ContainerMgrConfig,
+    events: Arc<EventBus>,
 }
 
 impl ContainerMgr {
@@ -72,6 +74,7 @@ impl ContainerMgr {
         images: Arc<ImageMgr>,
         cfg: ContainerMgrConfig,
         events: tokio::sync::mpsc::Receiver<RuntimeEvent>,
+        bus: Arc<EventBus>,
     ) -> Result<Arc<Self>> {
         std::fs::create_dir_all(&cfg.exec_root)?;
         let mgr = Arc::new(ContainerMgr {
@@ -81,6 +84,7 @@ impl ContainerMgr {
             containers: ContainerStore::default(),
             execs: Default::default(),
             cfg,
+            events: bus,
         });
         mgr.recover().await?;
         tokio::spawn(monitor::run(Arc::downgrade(&mgr), events));
@@ -111,6 +115,17 @@ impl ContainerMgr {
             .map(|s| s as i64);
         let image = self.images.get(&m.image_id).ok().map(|i| i.size);
         (rw, rw.zip(image).map(|(a, b)| a + b))
+    }
+
+    /// Publishes a container event with Docker's attributes (image, name, labels).
+    fn emit(&self, m: &ContainerMeta, action: &str, extra: &[(&str, String)]) {
+        let mut attrs = m.config.labels.clone();
+        attrs.insert("image".to_string(), m.config.image.clone());
+        attrs.insert("name".to_string(), m.name.clone());
+        for (k, v) in extra {
+            attrs.insert(k.to_string(), v.clone());
+        }
+        self.events.publish("container", action, &m.id, attrs);
     }
 
     fn save(&self, c: &store::Container) -> Result<()> {

@@ -32,6 +32,7 @@ pub(super) async fn run(mgr: Weak<ContainerMgr>, mut events: mpsc::Receiver<Runt
                 if let Ok(c) = mgr.containers.get(&id) {
                     if c.id == id {
                         c.update(|m| m.state.oom_killed = true);
+                        mgr.emit(&c.meta(), "oom", &[]);
                     }
                 }
             }
@@ -106,6 +107,7 @@ impl ContainerMgr {
             w.exit_code = code;
             w.running = false;
         });
+        self.emit(&c.meta(), "die", &[("exitCode", code.to_string())]);
         tracing::info!(id = %c.id, code, restart, "container exited");
         drop(op);
         if restart {

@@ -20,6 +20,7 @@ impl ContainerMgr {
         }
         self.rt.pause(&c.id).await?;
         c.update(|m| m.state.status = Status::Paused);
+        self.emit(&c.meta(), "pause", &[]);
         self.save(&c)
     }
 
@@ -44,6 +45,7 @@ impl ContainerMgr {
         }
         self.rt.resume(&c.id).await?;
         c.update(|m| m.state.status = Status::Running);
+        self.emit(&c.meta(), "unpause", &[]);
         self.save(&c)
     }
 }

@@ -82,6 +82,7 @@ impl ContainerMgr {
             w.removed = true;
             w.running = false;
         });
+        self.emit(&c.meta(), "destroy", &[]);
         tracing::info!(id = %c.id, "container removed");
         Ok(())
     }

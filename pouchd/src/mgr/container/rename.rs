@@ -31,6 +31,7 @@ impl ContainerMgr {
             let _ = self.containers.rename(&c.id, new_name, &old);
             return Err(e);
         }
+        self.emit(&c.meta(), "rename", &[("oldName", format!("/{old}"))]);
         Ok(())
     }
 }

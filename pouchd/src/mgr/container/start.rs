@@ -139,6 +139,7 @@ impl ContainerMgr {
                 });
                 self.save(c)?;
                 c.wait.send_modify(|w| w.running = true);
+                self.emit(&c.meta(), "start", &[]);
                 tracing::info!(id = %c.id, pid, "container started");
                 Ok(())
             }

@@ -17,7 +17,9 @@ impl ContainerMgr {
     /// seconds (the container's StopTimeout, else 10; negative waits forever).
     pub async fn stop(&self, reference: &str, timeout: Option<i64>) -> Result<()> {
         let c = self.get(reference)?;
-        self.stop_container(&c, timeout).await
+        self.stop_container(&c, timeout).await?;
+        self.emit(&c.meta(), "stop", &[]);
+        Ok(())
     }
 
     pub(super) async fn stop_container(
@@ -95,7 +97,9 @@ impl ContainerMgr {
             return Ok(());
         }
         c.update(|m| m.manually_stopped = false);
-        self.start_locked(&c).await
+        self.start_locked(&c).await?;
+        self.emit(&c.meta(), "restart", &[]);
+        Ok(())
     }
 }
 

@@ -14,6 +14,7 @@ struct Env {
     events: mpsc::Sender<RuntimeEvent>,
     cfg: ContainerMgrConfig,
     images: Arc<ImageMgr>,
+    bus: Arc<crate::mgr::events::EventBus>,
 }
 
 async fn env() -> Env {
@@ -27,8 +28,9 @@ async fn env() -> Env {
             "rootfs": {"type": "layers", "diff_ids": []}
         }),
     );
+    let bus = Arc::new(crate::mgr::events::EventBus::new(None).unwrap());
     let images = Arc::new(
-        ImageMgr::new(rt.clone(), dir.path().join("tmp"))
+        ImageMgr::new(rt.clone(), dir.path().join("tmp"), bus.clone())
             .await
             .unwrap(),
     );
@@ -38,7 +40,7 @@ async fn env() -> Env {
         namespace: "test".into(),
     };
     let (tx, rx) = event_channel();
-    let mgr = ContainerMgr::new(rt.clone(), images.clone(), cfg.clone(), rx)
+    let mgr = ContainerMgr::new(rt.clone(), images.clone(), cfg.clone(), rx, bus.clone())
         .await
         .unwrap();
     Env {
@@ -48,6 +50,7 @@ async fn env() -> Env {
         events: tx,
         cfg,
         images,
+        bus,
     }
 }
 
@@ -404,9 +407,15 @@ async fn restart_of_the_daemon_recovers_state() {
     let _ = e.rt.exit(&gone, 2);
 
     let (_tx, rx) = event_channel();
-    let mgr2 = ContainerMgr::new(e.rt.clone(), e.images.clone(), e.cfg.clone(), rx)
-        .await
-        .unwrap();
+    let mgr2 = ContainerMgr::new(
+        e.rt.clone(),
+        e.images.clone(),
+        e.cfg.clone(),
+        rx,
+        e.bus.clone(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         mgr2.get("run").unwrap().meta().state.status,
         Status::Running

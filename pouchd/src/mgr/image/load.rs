@@ -148,6 +148,7 @@ impl ImageMgr {
             for full in &names {
                 self.set_ref(full, &image).await?;
                 lines.push(format!("Loaded image: {}", familiar(full)));
+                self.emit("load", &familiar(full), &familiar(full));
             }
             let dangling = dangling_name(&image.id);
             if self.has_ref(&dangling) {

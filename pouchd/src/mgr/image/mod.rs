@@ -13,6 +13,7 @@ pub use remove::ImageUse;
 
 use crate::ctrd::{chain_ids, Descriptor, ImageRecord, ImageStore};
 use crate::error::{Error, Result};
+use crate::mgr::events::EventBus;
 use pouch_api::image::ImageConfigFile;
 use reference::Reference;
 use std::collections::{BTreeMap, BTreeSet};
@@ -65,17 +66,23 @@ pub struct ImageMgr {
     // Serialises changes to image records (load, tag, remove) so that the
     // cache and containerd's records move together.
     write: tokio::sync::Mutex<()>,
+    events: Arc<EventBus>,
 }
 
 impl ImageMgr {
     /// Builds the manager and fills its cache from containerd.
-    pub async fn new(store: Arc<dyn ImageStore>, staging: PathBuf) -> Result<Self> {
+    pub async fn new(
+        store: Arc<dyn ImageStore>,
+        staging: PathBuf,
+        events: Arc<EventBus>,
+    ) -> Result<Self> {
         std::fs::create_dir_all(&staging)?;
         let mgr = ImageMgr {
             store,
             cache: RwLock::new(Cache::default()),
             staging,
             write: tokio::sync::Mutex::new(()),
+            events,
         };
         mgr.reload().await?;
         Ok(mgr)
@@ -247,6 +254,14 @@ impl ImageMgr {
 /// Copy-on-write access to an image's names.
 fn refs_mut(img: &mut Arc<Image>) -> &mut BTreeSet<String> {
     &mut Arc::make_mut(img).refs
+}
+
+impl ImageMgr {
+    fn emit(&self, action: &str, id: &str, name: &str) {
+        let mut attrs = std::collections::HashMap::new();
+        attrs.insert("name".to_string(), name.to_string());
+        self.events.publish("image", action, id, attrs);
+    }
 }
 
 fn dangling_name(id: &str) -> String {

@@ -55,11 +55,13 @@ impl ImageMgr {
                     }
                 }
                 self.drop_ref(&full).await?;
+                self.emit("untag", &img.id, &familiar(&full));
                 out.push(ImageDeleteResponseItem {
                     untagged: Some(familiar(&full)),
                     deleted: None,
                 });
                 if last {
+                    self.emit("delete", &img.id, &img.id);
                     out.push(ImageDeleteResponseItem {
                         untagged: None,
                         deleted: Some(img.id.clone()),
@@ -101,12 +103,14 @@ impl ImageMgr {
         for full in img.refs.iter() {
             self.drop_ref(full).await?;
             if full != &dangling_name(&img.id) {
+                self.emit("untag", &img.id, &familiar(full));
                 out.push(ImageDeleteResponseItem {
                     untagged: Some(familiar(full)),
                     deleted: None,
                 });
             }
         }
+        self.emit("delete", &img.id, &img.id);
         out.push(ImageDeleteResponseItem {
             untagged: None,
             deleted: Some(img.id.clone()),

@@ -21,6 +21,7 @@ impl ImageMgr {
         let _guard = self.write.lock().await;
         let img = self.get(name)?;
         self.set_ref(&r.full(), &img).await?;
+        self.emit("tag", &img.id, &super::reference::familiar(&r.full()));
         let dangling = dangling_name(&img.id);
         if self.has_ref(&dangling) {
             self.drop_ref(&dangling).await?;
