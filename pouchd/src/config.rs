@@ -34,6 +34,12 @@ pub struct Flags {
     /// JSON config file with the same keys as the flags.
     #[arg(long = "config-file")]
     pub config_file: Option<PathBuf>,
+    /// Default log driver of containers (json-file or none).
+    #[arg(long = "log-driver")]
+    pub log_driver: Option<String>,
+    /// Default log driver option (max-size=10m, max-file=3); repeatable.
+    #[arg(long = "log-opt")]
+    pub log_opt: Vec<String>,
     /// Debug logging.
     #[arg(short = 'D', long = "debug")]
     pub debug: bool,
@@ -50,6 +56,8 @@ pub struct FileConfig {
     pub default_namespace: Option<String>,
     pub pidfile: Option<PathBuf>,
     pub exec_root_dir: Option<PathBuf>,
+    pub log_driver: Option<String>,
+    pub log_opts: std::collections::HashMap<String, String>,
     pub debug: bool,
 }
 
@@ -63,6 +71,7 @@ pub struct Config {
     pub namespace: String,
     pub pidfile: Option<PathBuf>,
     pub exec_root: PathBuf,
+    pub log_config: pouch_api::container::LogConfig,
     pub debug: bool,
 }
 
@@ -106,7 +115,23 @@ impl Config {
         {
             return Err(Error::invalid(format!("invalid namespace {namespace:?}")));
         }
+        let mut log_opts = file.log_opts;
+        for kv in &flags.log_opt {
+            let (k, v) = kv.split_once('=').ok_or_else(|| {
+                Error::invalid(format!("invalid --log-opt {kv:?}: want key=value"))
+            })?;
+            log_opts.insert(k.to_string(), v.to_string());
+        }
+        let log_config = pouch_api::container::LogConfig {
+            r#type: flags
+                .log_driver
+                .or(file.log_driver)
+                .unwrap_or_else(|| "json-file".to_string()),
+            config: log_opts,
+        };
+        crate::mgr::container::validate_log_config(&log_config)?;
         Ok(Config {
+            log_config,
             home_dir: flags
                 .home_dir
                 .or(file.home_dir)

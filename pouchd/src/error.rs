@@ -21,6 +21,9 @@ pub enum Error {
     /// Nothing to do: start of a started container, stop of a stopped one (304).
     #[error("{0}")]
     NotModified(String),
+    /// The operation exists in the API but not in this configuration (501).
+    #[error("{0}")]
+    NotImplemented(String),
     /// containerd or another dependency is not reachable (503).
     #[error("{0}")]
     Unavailable(String),
@@ -57,6 +60,7 @@ impl Error {
             Error::NotFound(m) => Error::NotFound(wrap(m)),
             Error::Conflict(m) => Error::Conflict(wrap(m)),
             Error::NotModified(m) => Error::NotModified(wrap(m)),
+            Error::NotImplemented(m) => Error::NotImplemented(wrap(m)),
             Error::Unavailable(m) => Error::Unavailable(wrap(m)),
             Error::System(m) => Error::System(wrap(m)),
         }

@@ -60,6 +60,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
             root: cfg.home_dir.join("containers"),
             exec_root: cfg.exec_root.join("fifo"),
             namespace: cfg.namespace.clone(),
+            log_config: cfg.log_config.clone(),
         },
         ctrd_events,
         events.clone(),

@@ -12,6 +12,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::Conflict(_) => StatusCode::CONFLICT,
         Error::NotModified(_) => StatusCode::NOT_MODIFIED,
+        Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
         Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::System(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -211,6 +211,9 @@ impl ContainerMgr {
         if config.image.is_empty() {
             return Err(Error::invalid("image name is required"));
         }
+        let mut host_config = host_config;
+        host_config.log_config =
+            super::logfile::effective(&host_config.log_config, &self.cfg.log_config)?;
         validate_host_config(&host_config)?;
         let image = self.images.get(&config.image)?;
         let image_cfg = image.config.config.clone().unwrap_or_default();

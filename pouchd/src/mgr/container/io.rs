@@ -6,10 +6,10 @@
 //! is down output waits in the pipe (up to its buffer) instead of failing; a
 //! restarted pouchd reopens the FIFOs of every running container at once.
 
+use super::logfile::LogFile;
 use crate::ctrd::Stdio;
 use crate::error::Result;
 use bytes::Bytes;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -134,23 +134,10 @@ impl ContainerIo {
         }
     }
 
-    /// Starts copying a run's output into `log_path` and to attached clients.
-    /// Call once the task exists (its shim holds the write ends).
-    /// Output goes to the json-file log at `log_path` when given (exec output is not logged).
-    pub async fn start_copying(
-        self: &Arc<Self>,
-        run: RunIo,
-        log_path: Option<&Path>,
-    ) -> Result<()> {
-        let writer = match log_path {
-            Some(p) => Some(Arc::new(Mutex::new(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(p)?,
-            ))),
-            None => None,
-        };
+    /// Starts copying a run's output to attached clients and into `log`
+    /// (none for exec output, or with the `none` log driver).
+    pub async fn start_copying(self: &Arc<Self>, run: RunIo, log: Option<LogFile>) -> Result<()> {
+        let writer = log.map(|l| Arc::new(Mutex::new(l)));
         let streams: Vec<(StreamKind, pipe::Receiver)> = [
             run.stdout.map(|r| (StreamKind::Stdout, r)),
             run.stderr.map(|r| (StreamKind::Stderr, r)),
@@ -188,7 +175,7 @@ impl ContainerIo {
         &self,
         kind: StreamKind,
         mut rx: pipe::Receiver,
-        log: Option<Arc<Mutex<std::fs::File>>>,
+        log: Option<Arc<Mutex<LogFile>>>,
     ) {
         let mut buf = vec![0u8; 32 * 1024];
         let mut partial: Vec<u8> = Vec::new();
@@ -228,22 +215,23 @@ impl ContainerIo {
         }
     }
 
-    fn write_log(&self, log: &Mutex<std::fs::File>, kind: StreamKind, lines: &[&[u8]]) {
+    fn write_log(&self, log: &Mutex<LogFile>, kind: StreamKind, lines: &[&[u8]]) {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
-        let mut out = Vec::with_capacity(lines.iter().map(|l| l.len() + 64).sum());
+        let mut out = Vec::with_capacity(lines.len());
         for line in lines {
             let entry = JsonLogLine {
                 log: String::from_utf8_lossy(line),
                 stream: kind.as_str().into(),
                 time: now.as_str().into(),
             };
-            if serde_json::to_writer(&mut out, &entry).is_ok() {
-                out.push(b'\n');
+            if let Ok(mut v) = serde_json::to_vec(&entry) {
+                v.push(b'\n');
+                out.push(v);
             }
         }
         let res = match log.lock() {
-            Ok(mut f) => f.write_all(&out),
-            Err(p) => p.into_inner().write_all(&out),
+            Ok(mut f) => f.write_lines(&out),
+            Err(p) => p.into_inner().write_lines(&out),
         };
         if let Err(e) = res {
             tracing::warn!(error = %e, "writing container log");

@@ -106,24 +106,35 @@ impl ContainerMgr {
         let c = self.get(reference)?;
         let m = c.meta();
         let tty = m.config.tty;
+        let Some(log_opts) = super::logfile::parse(&m.host_config.log_config)? else {
+            return Err(Error::NotImplemented(
+                "configured logging driver does not support reading".to_string(),
+            ));
+        };
         let mut state = c.io.log.subscribe();
         let (tx, rx) = mpsc::channel(256);
-        let path = m.log_path.clone();
+        let path = std::path::PathBuf::from(&m.log_path);
         tokio::spawn(async move {
-            let file = match std::fs::File::open(&path) {
-                Ok(f) => f,
-                Err(_) => return, // never started: no log yet
-            };
-            let mut r = Reader {
-                opts: opts.clone(),
-                reader: BufReader::new(file),
-                buf: String::new(),
-            };
-            let mut first = Vec::new();
             state.borrow_and_update();
-            if r.read_available(&mut first).is_err() {
-                return;
+            let mut first = Vec::new();
+            // Rotated files first, oldest to newest, then the live one.
+            let mut r = None;
+            for p in super::logfile::files_oldest_first(&path, log_opts.max_files) {
+                let Ok(file) = std::fs::File::open(&p) else {
+                    continue;
+                };
+                let mut rd = Reader {
+                    opts: opts.clone(),
+                    reader: BufReader::new(file),
+                    buf: String::new(),
+                };
+                if rd.read_available(&mut first).is_err() {
+                    return;
+                }
+                r = Some(rd);
             }
+            // Never started: no log yet.
+            let Some(mut r) = r else { return };
             let first: Vec<LogEntry> = match opts.tail {
                 Some(n) => {
                     let mut q: VecDeque<LogEntry> = first.into();
@@ -147,6 +158,15 @@ impl ContainerMgr {
                 let mut more = Vec::new();
                 if r.read_available(&mut more).is_err() {
                     return;
+                }
+                // Rotated while we read: finish the old file (done above), go on with the new one.
+                if super::logfile::was_rotated(&path, r.reader.get_ref()) {
+                    if let Ok(file) = std::fs::File::open(&path) {
+                        r.reader = BufReader::new(file);
+                        if r.read_available(&mut more).is_err() {
+                            return;
+                        }
+                    }
                 }
                 let got = !more.is_empty();
                 for e in more {

@@ -10,6 +10,7 @@ mod exec;
 mod io;
 mod kill;
 mod list;
+mod logfile;
 mod logs;
 mod monitor;
 mod pause;
@@ -34,6 +35,11 @@ pub use state::{ContainerMeta, State, Status};
 pub use top::Top;
 pub use wait::WaitCondition;
 
+/// Checks a log driver and its options (for the daemon-wide default).
+pub fn validate_log_config(cfg: &pouch_api::container::LogConfig) -> Result<()> {
+    logfile::parse(cfg).map(|_| ())
+}
+
 use crate::ctrd::{Runtime, RuntimeEvent};
 use crate::error::{Error, Result};
 use crate::mgr::events::EventBus;
@@ -52,6 +58,8 @@ pub struct ContainerMgrConfig {
     pub exec_root: PathBuf,
     /// containerd namespace, also the cgroup parent.
     pub namespace: String,
+    /// Log driver and options of containers that set none.
+    pub log_config: pouch_api::container::LogConfig,
 }
 
 /// The container manager.
@@ -126,6 +134,17 @@ impl ContainerMgr {
             attrs.insert(k.to_string(), v.clone());
         }
         self.events.publish("container", action, &m.id, attrs);
+    }
+
+    /// The log file of a new run, or `None` with the `none` driver.
+    fn open_log(m: &ContainerMeta) -> Result<Option<logfile::LogFile>> {
+        match logfile::parse(&m.host_config.log_config)? {
+            Some(opts) => Ok(Some(logfile::LogFile::open(
+                std::path::Path::new(&m.log_path),
+                opts,
+            )?)),
+            None => Ok(None),
+        }
     }
 
     fn save(&self, c: &store::Container) -> Result<()> {

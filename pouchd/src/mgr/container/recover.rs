@@ -50,7 +50,7 @@ impl ContainerMgr {
                     match io::open_fifos(&stdio) {
                         Ok(run) => {
                             if let Err(e) =
-                                c.io.start_copying(run, Some(std::path::Path::new(&m.log_path)))
+                                c.io.start_copying(run, Self::open_log(&m).ok().flatten())
                                     .await
                             {
                                 tracing::warn!(id = %m.id, error = %e, "cannot reattach output");

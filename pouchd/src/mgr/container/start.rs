@@ -200,8 +200,7 @@ impl ContainerMgr {
         let stdio = io::create_fifos(&fifo_dir, m.config.tty, m.config.open_stdin)?;
         let run = io::open_fifos(&stdio)?;
         let pid = self.rt.start_task(&m.id, &m.snapshot_key, &stdio).await?;
-        c.io.start_copying(run, Some(std::path::Path::new(&m.log_path)))
-            .await?;
+        c.io.start_copying(run, Self::open_log(&m)?).await?;
         Ok(pid)
     }
 }

@@ -38,6 +38,7 @@ async fn env() -> Env {
         root: dir.path().join("containers"),
         exec_root: dir.path().join("fifo"),
         namespace: "test".into(),
+        log_config: Default::default(),
     };
     let (tx, rx) = event_channel();
     let mgr = ContainerMgr::new(rt.clone(), images.clone(), cfg.clone(), rx, bus.clone())
