@@ -35,7 +35,7 @@ fn parse_size(s: &str) -> Option<u64> {
         _ => (lower.trim_end_matches('b'), 1),
     };
     let n: f64 = num.trim().parse().ok()?;
-    (n > 0.0).then(|| (n * mult as f64) as u64)
+    (n > 0.0).then_some((n * mult as f64) as u64)
 }
 
 /// The effective log config of a new container: its own, else the daemon's.
