@@ -176,6 +176,57 @@ pub async fn top(
     ))
 }
 
+/// One sample, or a sample a second (`stream`, the default) until the
+/// client goes away or the container stops.
+pub async fn stats(
+    state: State,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response> {
+    let p = Params::parse(q.as_deref());
+    let stream = p.bool_or("stream", true);
+    let one_shot = p.bool("one-shot");
+    let first = state.containers.stats(&id, None)?;
+    if !stream {
+        let s = if one_shot {
+            first
+        } else {
+            // A second sample gives clients the CPU delta they compute percentages from.
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            state
+                .containers
+                .stats(&id, Some((&first.cpu_stats, &first.read)))?
+        };
+        return Ok(Json(s).into_response());
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    let mgr = state.containers.clone();
+    tokio::spawn(async move {
+        let mut prev = first;
+        loop {
+            let mut line = serde_json::to_vec(&prev).unwrap_or_default();
+            line.push(b'\n');
+            if tx.send(Bytes::from(line)).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            match mgr.stats(&id, Some((&prev.cpu_stats, &prev.read))) {
+                Ok(s) => prev = s,
+                Err(_) => return,
+            }
+        }
+    });
+    let body = futures::StreamExt::map(
+        tokio_stream::wrappers::ReceiverStream::new(rx),
+        Ok::<_, std::convert::Infallible>,
+    );
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/json")
+        .body(Body::from_stream(body))
+        .map_err(|e| Error::system(e.to_string()))
+}
+
 pub async fn rename(
     state: State,
     Path(id): Path<String>,

@@ -4,6 +4,7 @@
 //! Calls down into [`crate::ctrd::Runtime`] and across to the image manager;
 //! learns about exits from ctrd's event channel (`monitor`).
 
+pub mod archive;
 mod attach;
 mod create;
 mod exec;
@@ -20,6 +21,7 @@ mod rename;
 mod spec;
 mod start;
 mod state;
+mod stats;
 mod stop;
 mod store;
 mod top;
