@@ -138,7 +138,9 @@ impl Exec<'_> {
             }
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Number(n)) if self.mode == Mode::Data => {
-                let n = n.as_u64().ok_or("range can't iterate over a negative number")?;
+                let n = n
+                    .as_u64()
+                    .ok_or("range can't iterate over a negative number")?;
                 (0..n).map(|i| (Value::from(i), Value::from(i))).collect()
             }
             Some(other) if self.mode == Mode::Data => {
@@ -228,7 +230,14 @@ impl Exec<'_> {
         if self.mode == Mode::Header
             && matches!(
                 name,
-                "json" | "index" | "join" | "split" | "upper" | "lower" | "title" | "truncate"
+                "json"
+                    | "index"
+                    | "join"
+                    | "split"
+                    | "upper"
+                    | "lower"
+                    | "title"
+                    | "truncate"
                     | "pad"
             )
         {
@@ -348,17 +357,24 @@ mod tests {
         assert_eq!(run("{{.Name}}", &d), "/web");
         assert_eq!(run("x={{ .State.Running }}.", &d), "x=false.");
         assert_eq!(run("{{.Args}}", &d), "[-c echo hi]");
-        assert_eq!(run("{{.Config.Labels}}", &d), "map[a:1 b:2 com.example.x:y]");
+        assert_eq!(
+            run("{{.Config.Labels}}", &d),
+            "map[a:1 b:2 com.example.x:y]"
+        );
         assert_eq!(run("{{.Nope}}", &d), "<no value>");
         assert_eq!(run("{{.Nope.Deeper}}", &d), "<no value>");
         assert_eq!(run("{{.State.Health}}", &d), "<nil>");
         assert_eq!(run("{{.State.Health.Status}}", &d), "<no value>");
-        assert_eq!(run("{{$.Id}} {{.}}", &json!("s")), "<no value> s");
+        assert_eq!(run("{{$}} {{.}}", &json!("s")), "s s");
+        assert_eq!(run("{{$.Id}}", &d), "abc");
         let err = Template::parse("{{.Name.X}}")
             .unwrap()
             .execute(&d)
             .unwrap_err();
-        assert!(err.contains("can't evaluate field X in type string"), "{err}");
+        assert!(
+            err.contains("can't evaluate field X in type string"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -387,18 +403,15 @@ mod tests {
     #[test]
     fn control_flow() {
         let d = inspect();
+        assert_eq!(run("{{range .Config.Env}}[{{.}}]{{end}}", &d), "[A=1][B=2]");
         assert_eq!(
-            run("{{range .Config.Env}}[{{.}}]{{end}}", &d),
-            "[A=1][B=2]"
-        );
-        assert_eq!(
-            run("{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}", &d),
+            run(
+                "{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}",
+                &d
+            ),
             "a=1;b=2;com.example.x=y;"
         );
-        assert_eq!(
-            run("{{range .Missing}}x{{else}}empty{{end}}", &d),
-            "empty"
-        );
+        assert_eq!(run("{{range .Missing}}x{{else}}empty{{end}}", &d), "empty");
         assert_eq!(
             run(
                 r#"{{if eq .State.Status "running"}}up{{else if .State.ExitCode}}failed{{else}}ok{{end}}"#,
@@ -422,7 +435,10 @@ mod tests {
         assert_eq!(run("{{title \"hello world\"}}", &d), "Hello World");
         assert_eq!(run("{{len .Args}}", &d), "2");
         assert_eq!(run("{{truncate .Config.Image 3}}", &d), "bus");
-        assert_eq!(run(r#"{{printf "%s:%d" .Name .State.ExitCode}}"#, &d), "/web:3");
+        assert_eq!(
+            run(r#"{{printf "%s:%d" .Name .State.ExitCode}}"#, &d),
+            "/web:3"
+        );
         assert_eq!(run("{{println .Name}}", &d), "/web\n");
         assert_eq!(run(r#"{{(index .Args 0) | upper}}"#, &d), "-C");
     }

@@ -1,0 +1,156 @@
+//! Command line definition: global flags and the command list.
+
+use clap::{Parser, Subcommand};
+
+use crate::commands::container::{
+    create::CreateArgs, inspect::InspectArgs, lifecycle::KillArgs, lifecycle::NamesArgs,
+    lifecycle::StopArgs, logs::LogsArgs, ps::PsArgs, rename::RenameArgs, rm::RmArgs, run::RunArgs,
+    start::StartArgs,
+};
+use crate::commands::image::{images::ImagesArgs, load::LoadArgs, rmi::RmiArgs, tag::TagArgs};
+use crate::commands::system::{info::InfoArgs, version::VersionArgs};
+
+/// A CLI for pouchd, the pouch container engine (Docker Engine API v1.41).
+#[derive(Debug, Parser)]
+#[command(
+    name = "pouch",
+    version,
+    disable_help_subcommand = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Daemon socket to connect to (unix:///path or tcp://host:port)
+    #[arg(
+        short = 'H',
+        long,
+        env = "POUCH_HOST",
+        hide_env_values = true,
+        global = true,
+        value_name = "HOST"
+    )]
+    pub host: Option<String>,
+
+    /// Enable debug output
+    #[arg(short = 'D', long, global = true)]
+    pub debug: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a command in a new container
+    #[command(disable_help_flag = true)]
+    Run(RunArgs),
+    /// Create a new container
+    #[command(disable_help_flag = true)]
+    Create(CreateArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Pause all processes within one or more containers
+    Pause(NamesArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(NamesArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// List containers
+    Ps(PsArgs),
+    /// Return low-level information on containers or images
+    Inspect(InspectArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(NamesArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// List images
+    Images(ImagesArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
+    /// Remove one or more images
+    Rmi(RmiArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Show the pouch version information
+    Version(VersionArgs),
+    /// Display system-wide information
+    Info(InfoArgs),
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("pouch").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn run_stops_parsing_flags_at_the_image() {
+        let cli = parse(&[
+            "run", "--rm", "-l", "a=b", "-h", "box", "busybox", "ls", "-l", "--rm",
+        ]);
+        let Command::Run(r) = cli.command else {
+            panic!("not run")
+        };
+        assert!(r.opts.rm);
+        assert_eq!(r.opts.label, ["a=b"]);
+        assert_eq!(r.opts.hostname.as_deref(), Some("box"));
+        assert_eq!(r.opts.image, "busybox");
+        assert_eq!(r.opts.command, ["ls", "-l", "--rm"]);
+        assert!(r.sig_proxy);
+        for (flag, want) in [("--sig-proxy", true), ("--sig-proxy=false", false)] {
+            let cli = parse(&["run", flag, "busybox"]);
+            let Command::Run(r) = cli.command else {
+                panic!("not run")
+            };
+            assert_eq!(r.sig_proxy, want, "{flag}");
+            assert!(r.opts.command.is_empty());
+        }
+    }
+
+    #[test]
+    fn global_flags_and_aliases() {
+        let cli = parse(&[
+            "-H",
+            "unix:///x.sock",
+            "ps",
+            "-a",
+            "-f",
+            "status=exited",
+            "-f",
+            "label=a",
+        ]);
+        assert_eq!(cli.host.as_deref(), Some("unix:///x.sock"));
+        let Command::Ps(p) = cli.command else {
+            panic!("not ps")
+        };
+        assert!(p.all);
+        assert_eq!(p.filter, ["status=exited", "label=a"]);
+        let cli = parse(&[
+            "create", "--net", "host", "-m", "1g", "--cpus", "1.5", "busybox",
+        ]);
+        let Command::Create(c) = cli.command else {
+            panic!("not create")
+        };
+        assert_eq!(c.opts.network.as_deref(), Some("host"));
+        assert_eq!(c.opts.memory, Some(1 << 30));
+        assert_eq!(c.opts.cpus, Some(1_500_000_000));
+        assert!(Cli::try_parse_from(["pouch", "run", "-m", "1x", "busybox"]).is_err());
+        assert!(Cli::try_parse_from(["pouch", "run", "--restart", "bogus", "busybox"]).is_err());
+    }
+}

@@ -1,0 +1,6 @@
+//! Image commands.
+
+pub mod images;
+pub mod load;
+pub mod rmi;
+pub mod tag;

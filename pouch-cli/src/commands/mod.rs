@@ -1,0 +1,72 @@
+//! The commands, one module per group.
+
+pub mod container;
+pub mod image;
+pub mod system;
+
+use pouch_client::Client;
+
+use crate::cli::Command;
+use crate::error::CmdResult;
+
+/// What every command gets: the client and the global flags.
+pub struct Ctx {
+    pub client: Client,
+    pub debug: bool,
+}
+
+/// Run one command.
+pub async fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
+    use container::{create, inspect, lifecycle, logs, ps, rename, rm, run, start, wait};
+    use image::{images, load, rmi, tag};
+    use system::{info, version};
+    match command {
+        Command::Run(a) => run::run(ctx, a).await,
+        Command::Create(a) => create::run(ctx, a).await,
+        Command::Start(a) => start::run(ctx, a).await,
+        Command::Stop(a) => lifecycle::stop(ctx, a).await,
+        Command::Restart(a) => lifecycle::restart(ctx, a).await,
+        Command::Kill(a) => lifecycle::kill(ctx, a).await,
+        Command::Pause(a) => lifecycle::pause(ctx, a).await,
+        Command::Unpause(a) => lifecycle::unpause(ctx, a).await,
+        Command::Rm(a) => rm::run(ctx, a).await,
+        Command::Ps(a) => ps::run(ctx, a).await,
+        Command::Inspect(a) => inspect::run(ctx, a).await,
+        Command::Logs(a) => logs::run(ctx, a).await,
+        Command::Wait(a) => wait::run(ctx, a).await,
+        Command::Rename(a) => rename::run(ctx, a).await,
+        Command::Images(a) => images::run(ctx, a).await,
+        Command::Load(a) => load::run(ctx, a).await,
+        Command::Rmi(a) => rmi::run(ctx, a).await,
+        Command::Tag(a) => tag::run(ctx, a).await,
+        Command::Version(a) => version::run(ctx, a).await,
+        Command::Info(a) => info::run(ctx, a).await,
+    }
+}
+
+/// `busybox` → `busybox:latest`; references with a tag or digest are
+/// unchanged (Docker's `FamiliarString(TagNameOnly(ref))`).
+pub fn with_default_tag(image: &str) -> String {
+    let name_part = image.rsplit('/').next().unwrap_or(image);
+    if image.contains('@') || name_part.contains(':') {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_tag() {
+        assert_eq!(with_default_tag("busybox"), "busybox:latest");
+        assert_eq!(with_default_tag("busybox:1.36"), "busybox:1.36");
+        assert_eq!(
+            with_default_tag("localhost:5000/x"),
+            "localhost:5000/x:latest"
+        );
+        assert_eq!(with_default_tag("x@sha256:ab"), "x@sha256:ab");
+    }
+}
