@@ -227,6 +227,15 @@ pub async fn stats(
         .map_err(|e| Error::system(e.to_string()))
 }
 
+pub async fn changes(state: State, Path(id): Path<String>) -> Result<Json<serde_json::Value>> {
+    let changes = state.containers.changes(&id).await?;
+    let list: Vec<serde_json::Value> = changes
+        .iter()
+        .map(|c| serde_json::json!({ "Path": c.path, "Kind": c.kind as u8 }))
+        .collect();
+    Ok(Json(serde_json::Value::Array(list)))
+}
+
 pub async fn rename(
     state: State,
     Path(id): Path<String>,

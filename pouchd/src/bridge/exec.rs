@@ -41,7 +41,8 @@ pub async fn start(state: State, Path(id): Path<String>, req: Request) -> Result
     // Subscribed before the process starts: none of its output is missed.
     let streams = state.containers.exec_attach(&id)?;
     let stdin = if e.config.attach_stdin {
-        Some(state.containers.exec_attach(&id)?)
+        let keys = crate::mgr::container::parse_detach_keys(&e.config.detach_keys)?;
+        Some((state.containers.exec_attach(&id)?, keys))
     } else {
         None
     };

@@ -73,8 +73,35 @@ fn created_unix(img: &Image) -> i64 {
     img.created.map(|c| c.timestamp()).unwrap_or(0)
 }
 
-fn summary(img: &Image) -> ImageSummary {
-    let mut tags = img.repo_tags();
+/// Shell-style match (`*`, `?`) as Go's path.Match does it for references:
+/// `*` does not cross `/`.
+fn glob(pattern: &[u8], s: &[u8]) -> bool {
+    match (pattern.first(), s.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => {
+            glob(&pattern[1..], s) || (!s.is_empty() && s[0] != b'/' && glob(pattern, &s[1..]))
+        }
+        (Some(b'?'), Some(c)) if *c != b'/' => glob(&pattern[1..], &s[1..]),
+        (Some(p), Some(c)) if p == c => glob(&pattern[1..], &s[1..]),
+        _ => false,
+    }
+}
+
+/// Whether tag `repo:tag` matches a `reference` filter value (with or without a tag).
+fn reference_matches(filter: &str, tag: &str) -> bool {
+    let repo = tag.rsplit_once(':').map(|(r, _)| r).unwrap_or(tag);
+    let has_tag = filter
+        .rsplit_once(':')
+        .is_some_and(|(_, t)| !t.contains('/'));
+    if has_tag {
+        glob(filter.as_bytes(), tag.as_bytes())
+    } else {
+        glob(filter.as_bytes(), repo.as_bytes())
+    }
+}
+
+fn summary(img: &Image, tags: Vec<String>) -> ImageSummary {
+    let mut tags = tags;
     if tags.is_empty() {
         tags.push("<none>:<none>".to_string());
     }
@@ -103,39 +130,33 @@ pub async fn list(state: State, RawQuery(q): RawQuery) -> Result<Json<Vec<ImageS
     f.validate(&["dangling", "label", "before", "since", "reference"])
         .map_err(Error::InvalidParameter)?;
     let dangling = f.get_bool("dangling").map_err(Error::InvalidParameter)?;
-    let mut out: Vec<ImageSummary> = state
-        .images
-        .list()
-        .iter()
-        .filter(|img| {
-            let tags = img.repo_tags();
-            if let Some(d) = dangling {
-                if d != tags.is_empty() {
-                    return false;
-                }
+    let refs = f.get("reference");
+    let mut out: Vec<ImageSummary> = Vec::new();
+    for img in state.images.list() {
+        let mut tags = img.repo_tags();
+        if let Some(d) = dangling {
+            if d != tags.is_empty() {
+                continue;
             }
-            if f.contains("reference") {
-                let ok = f.get("reference").iter().any(|r| {
-                    tags.iter().any(|t| {
-                        t == r
-                            || t.split(':').next() == Some(r.as_str())
-                            || t.starts_with(&format!("{r}:"))
-                    })
-                });
-                if !ok {
-                    return false;
-                }
+        }
+        if !refs.is_empty() {
+            // Only the matching tags are listed, as Docker does.
+            tags.retain(|t| refs.iter().any(|r| reference_matches(r, t)));
+            if tags.is_empty() {
+                continue;
             }
-            let labels = img
-                .config
-                .config
-                .as_ref()
-                .map(|c| c.labels.clone())
-                .unwrap_or_default();
-            f.match_labels("label", &labels)
-        })
-        .map(|img| summary(img))
-        .collect();
+        }
+        let labels = img
+            .config
+            .config
+            .as_ref()
+            .map(|c| c.labels.clone())
+            .unwrap_or_default();
+        if !f.match_labels("label", &labels) {
+            continue;
+        }
+        out.push(summary(&img, tags));
+    }
     out.sort_by_key(|s| std::cmp::Reverse(s.created));
     Ok(Json(out))
 }
@@ -244,4 +265,21 @@ pub async fn remove(
         .collect();
     let items = state.images.remove(&rest, p.bool("force"), &users).await?;
     Ok(Json(items).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_filter_matches_like_docker() {
+        assert!(reference_matches("busybox", "busybox:latest"));
+        assert!(reference_matches("busy*", "busybox:latest"));
+        assert!(reference_matches("busybox:latest", "busybox:latest"));
+        assert!(!reference_matches("busybox:1", "busybox:latest"));
+        assert!(!reference_matches("my/box", "busybox:latest"));
+        assert!(reference_matches("my/*", "my/box:v1"));
+        assert!(!reference_matches("*", "my/box:v1"));
+        assert!(reference_matches("localhost:5000/x", "localhost:5000/x:y"));
+    }
 }

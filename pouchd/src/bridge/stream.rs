@@ -2,7 +2,9 @@
 
 use super::State;
 use crate::error::{Error, Result};
-use crate::mgr::container::{AttachStreams, LogsOptions, OutputChunk, StreamKind};
+use crate::mgr::container::{
+    parse_detach_keys, AttachStreams, LogsOptions, OutputChunk, StdinEnd, StreamKind,
+};
 use crate::server::params::Params;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, Request};
@@ -104,7 +106,7 @@ impl Wanted {
 }
 
 /// Pumps live output to `w` until the process's streams close or the client goes.
-async fn pump_output<W: AsyncWrite + Unpin>(streams: &mut AttachStreams, want: Wanted, mut w: W) {
+async fn pump_output<W: AsyncWrite + Unpin>(streams: &mut AttachStreams, want: Wanted, w: &mut W) {
     loop {
         match streams.output.recv().await {
             Ok(OutputChunk::Data(kind, data)) => {
@@ -139,10 +141,11 @@ pub async fn attach(
         stdout: p.bool("stdout"),
         stderr: p.bool("stderr"),
     };
+    let detach_keys = parse_detach_keys(p.str("detachKeys").unwrap_or(""))?;
     // Subscribe before answering, so no output after this point is missed.
     let streams = state.containers.attach(&id)?;
     let stdin = if p.bool("stdin") {
-        Some(state.containers.attach(&id)?)
+        Some((state.containers.attach(&id)?, detach_keys))
     } else {
         None
     };
@@ -156,7 +159,7 @@ pub(super) fn hijack(
     state: State,
     mut req: Request,
     mut streams: AttachStreams,
-    stdin: Option<AttachStreams>,
+    stdin: Option<(AttachStreams, Vec<u8>)>,
     want: Wanted,
     stream: bool,
 ) -> Result<Response> {
@@ -175,13 +178,21 @@ pub(super) fn hijack(
                     return;
                 }
             };
-            let (rd, wr) = tokio::io::split(upgraded);
-            if let Some(f) = stdin {
+            let (rd, mut wr) = tokio::io::split(upgraded);
+            let (detached_tx, detached) = tokio::sync::oneshot::channel::<()>();
+            if let Some((f, keys)) = stdin {
                 let mgr = state.containers.clone();
-                tokio::spawn(async move { mgr.feed_stdin(&f, rd).await });
+                tokio::spawn(async move {
+                    if mgr.feed_stdin(&f, rd, &keys).await == StdinEnd::Detached {
+                        let _ = detached_tx.send(());
+                    }
+                });
             }
             if stream {
-                pump_output(&mut streams, want, wr).await;
+                tokio::select! {
+                    _ = pump_output(&mut streams, want, &mut wr) => {}
+                    Ok(()) = detached => { let _ = wr.shutdown().await; }
+                }
             }
         });
         return Response::builder()
@@ -195,7 +206,10 @@ pub(super) fn hijack(
     // Without an upgrade: output only, as a streamed body.
     let (tx, rx) = tokio::io::duplex(64 * 1024);
     if stream {
-        tokio::spawn(async move { pump_output(&mut streams, want, tx).await });
+        tokio::spawn(async move {
+            let mut tx = tx;
+            pump_output(&mut streams, want, &mut tx).await
+        });
     }
     let body = tokio_util_stream(rx);
     Response::builder()

@@ -48,11 +48,19 @@ pub(super) fn from_proto_mount(m: containerd_client::types::Mount) -> Mount {
 #[async_trait]
 impl Runtime for Ctrd {
     async fn prepare_snapshot(&self, key: &str, parent: &str) -> Result<()> {
+        // Until the containerd container record that references it exists
+        // (it is made at start), nothing holds the snapshot: mark it a GC root,
+        // so containerd's collector keeps it. pouchd removes it with the container.
+        let mut labels = std::collections::HashMap::new();
+        labels.insert(
+            "containerd.io/gc.root".to_string(),
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
         let req = PrepareSnapshotRequest {
             snapshotter: self.snapshotter.clone(),
             key: key.to_string(),
             parent: parent.to_string(),
-            labels: Default::default(),
+            labels,
         };
         match self.snapshots().prepare(req).await {
             Ok(_) => Ok(()),

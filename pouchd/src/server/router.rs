@@ -77,6 +77,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/containers/{id}/rename", post(container::rename))
         .route("/containers/{id}/resize", post(container::resize))
         .route("/containers/{id}/top", get(container::top))
+        .route("/containers/{id}/changes", get(container::changes))
         .route("/containers/{id}/stats", get(container::stats))
         .route("/containers/{id}/attach", post(stream::attach))
         .route("/containers/{id}/logs", get(stream::logs))

@@ -1,35 +1,27 @@
 //! The filesystem core of `docker cp` (`GET`/`HEAD`/`PUT /containers/{id}/archive`).
 //!
-//! Every function takes `root`, a directory fd that *is* the container's root
-//! filesystem (`/proc/<pid>/root` of a running container, or a private mount of
-//! a stopped container's snapshot). Everything below it belongs to a possibly
-//! hostile container, so:
-//!
-//! * client-given paths are opened with `openat2(root, path, RESOLVE_IN_ROOT |
-//!   RESOLVE_NO_MAGICLINKS)`: symlinks (absolute or with `..`) resolve as if
-//!   `root` were `/`, never reaching the host;
-//! * below that, the tree is only ever touched one component at a time through
-//!   `*at` calls relative to already-open directory fds, with `O_NOFOLLOW` /
-//!   `AT_SYMLINK_NOFOLLOW`, and files are created with `O_EXCL`, so a symlink
-//!   planted (or raced) into the tree is never followed.
-//!
-//! Client paths are cleaned like Docker does (`filepath.Join("/", path)`): they
-//! are always taken as absolute in the container and `..` is applied lexically
-//! before any lookup. A trailing `/` or `/.` means "follow the last component,
-//! which must be a directory".
-//!
+//! `root` is a directory fd that *is* the container's root filesystem
+//! (`/proc/<pid>/root`, or a private mount of a stopped container's snapshot);
+//! everything below it belongs to a possibly hostile container. So client paths
+//! are opened with `openat2(root, path, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`
+//! (symlinks, absolute or with `..`, resolve as if `root` were `/`), and below
+//! that the tree is only touched one component at a time through `*at` calls on
+//! already-open directory fds with `O_NOFOLLOW`/`AT_SYMLINK_NOFOLLOW` (files are
+//! created with `O_EXCL`): a symlink planted or raced into the tree is never
+//! followed. Client paths are cleaned like Docker's `filepath.Join("/", path)`
+//! (absolute in the container, `..` applied lexically first); a trailing `/` or
+//! `/.` follows the last component, which must then be a directory.
 //! Requires Linux >= 5.6 (`openat2`).
 
 use nix::errno::Errno;
 use nix::fcntl::{openat, openat2, readlinkat, AtFlags, OFlag, OpenHow, ResolveFlag};
-use nix::sys::stat::{
-    fchmod, fstat, fstatat, futimens, mkdirat, utimensat, FileStat, Mode, UtimensatFlags,
-};
+use nix::sys::stat::{fchmod, fstat, fstatat, futimens, mkdirat, utimensat};
+use nix::sys::stat::{FileStat, Mode, UtimensatFlags};
 use nix::sys::time::TimeSpec;
 use nix::unistd::{fchown, fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
 use nix::NixPath;
 use serde::Serialize;
-use std::ffi::{CStr, OsStr, OsString};
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -37,18 +29,17 @@ use std::os::unix::ffi::OsStrExt;
 use std::rc::Rc;
 use tar::{Builder, EntryType, Header};
 
-/// What `HEAD /containers/{id}/archive` reports about a path
-/// (Docker's `ContainerPathStat`).
+/// What `HEAD /containers/{id}/archive` reports (Docker's `ContainerPathStat`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PathStat {
     /// Base name of the requested path (`/` for the root, `.` for `dir/.`).
     pub name: String,
     pub size: i64,
-    /// Go `os.FileMode` bits: permissions, plus e.g. [`MODE_DIR`] or [`MODE_SYMLINK`].
+    /// Go `os.FileMode` bits: permissions plus e.g. [`MODE_DIR`], [`MODE_SYMLINK`].
     pub mode: u32,
     /// Modification time, RFC 3339 with nanoseconds, UTC.
     pub mtime: String,
-    /// For a symlink: the absolute in-container path it fully resolves to
+    /// For a symlink, the absolute in-container path it fully resolves to
     /// (as Docker reports it); empty otherwise.
     #[serde(rename = "linkTarget")]
     pub link_target: String,
@@ -58,28 +49,20 @@ pub struct PathStat {
 pub const MODE_DIR: u32 = 1 << 31;
 /// Go `os.ModeSymlink`.
 pub const MODE_SYMLINK: u32 = 1 << 27;
-const MODE_DEVICE: u32 = 1 << 26;
-const MODE_PIPE: u32 = 1 << 25;
-const MODE_SOCKET: u32 = 1 << 24;
-const MODE_SETUID: u32 = 1 << 23;
-const MODE_SETGID: u32 = 1 << 22;
-const MODE_CHARDEV: u32 = 1 << 21;
-const MODE_STICKY: u32 = 1 << 20;
 
 impl PathStat {
-    /// The value of Docker's `X-Docker-Container-Path-Stat` header: standard
-    /// base64 of the JSON `{"name","size","mode","mtime","linkTarget"}`.
+    /// The `X-Docker-Container-Path-Stat` header value: standard base64 of the
+    /// JSON `{"name","size","mode","mtime","linkTarget"}`.
     pub fn header_value(&self) -> String {
-        let json = serde_json::to_vec(self).expect("PathStat serializes");
-        base64(&json)
+        base64(&serde_json::to_vec(self).expect("PathStat serializes"))
     }
 }
 
 /// Errors of the archive operations.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
-    /// The path (as given by the client) does not exist in the container
-    /// (404; Docker says "Could not find the file <path> in container <id>").
+    /// The client's path does not exist in the container (404; Docker says
+    /// "Could not find the file <path> in container <id>").
     #[error("Could not find the file {0}")]
     NotFound(String),
     /// Bad request: not a directory, unsafe or malformed tar entry, ... (400).
@@ -98,29 +81,37 @@ impl From<Errno> for ArchiveError {
 
 type Result<T, E = ArchiveError> = std::result::Result<T, E>;
 
-/// Stats `path` inside `root` like `HEAD /containers/{id}/archive`: the last
+fn invalid<T>(msg: impl Into<String>) -> Result<T> {
+    Err(ArchiveError::Invalid(msg.into()))
+}
+
+fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
+
+/// Stats `path` inside `root` (`HEAD /containers/{id}/archive`): the last
 /// component is not followed unless the path ends in `/` or `/.`.
 pub fn stat_in_root(root: BorrowedFd<'_>, path: &str) -> Result<PathStat> {
     let p = ClientPath::parse(path)?;
-    let mut flags = OFlag::O_PATH;
-    if !p.follow {
-        flags |= OFlag::O_NOFOLLOW;
-    }
-    let root = root.as_raw_fd();
-    let fd = open_in_root(root, p.rel().as_str(), flags).map_err(|e| resolve_err(e, path))?;
-    let st = fstat(fd.as_raw_fd())?;
-    let link_target = if is(&st, libc::S_IFLNK) {
-        resolve_link_target(root, &p.comps)?
+    let flags = if p.follow {
+        OFlag::O_PATH
     } else {
-        String::new()
+        OFlag::O_PATH | OFlag::O_NOFOLLOW
+    };
+    let root = root.as_raw_fd();
+    let fd = open_in_root(root, rel(&p.comps).as_str(), flags).map_err(|e| resolve_err(e, path))?;
+    let st = fstat(fd.as_raw_fd())?;
+    let link_target = match is(&st, libc::S_IFLNK) {
+        true => resolve_link_target(root, &p.comps)?,
+        false => String::new(),
     };
     let name = match p.comps.last() {
-        None => "/".to_string(),
-        Some(_) if p.dot => ".".to_string(),
-        Some(last) => last.to_string(),
+        None => "/",
+        Some(_) if p.dot => ".",
+        Some(last) => last,
     };
     Ok(PathStat {
-        name,
+        name: name.to_string(),
         size: st.st_size,
         mode: go_mode(st.st_mode),
         mtime: rfc3339(st.st_mtime, st.st_mtime_nsec),
@@ -128,48 +119,51 @@ pub fn stat_in_root(root: BorrowedFd<'_>, path: &str) -> Result<PathStat> {
     })
 }
 
-/// Writes a tar of `path` (a file, symlink or directory, recursively) to `out`,
-/// like `GET /containers/{id}/archive`.
+/// Writes a tar of `path` (a file, symlink or directory, recursively) to `out`
+/// (`GET /containers/{id}/archive`).
 ///
 /// * Entry names are rooted at the base name of `path`, as `docker cp` expects
-///   (`/etc/hosts` → `hosts`; `/etc` → `etc/`, `etc/hosts`, ...); a path
-///   ending in `/.` (and `/` itself) gives `./`, `./hosts`, ... (the directory's
-///   contents, as Docker does; the CLI relies on that `./` prefix).
-/// * Symlinks are archived as symlinks and never followed (except the last
+///   (`/etc/hosts` → `hosts`; `/etc` → `etc/`, `etc/hosts`, ...). A path ending
+///   in `/.`, and `/` itself, gives `./`, `./hosts`, ...: the directory's
+///   contents with Docker's `./` prefix (which the CLI relies on).
+/// * Symlinks are archived as symlinks, never followed (but for the last
 ///   component of a path ending in `/` or `/.`, resolved inside `root`).
-/// * Mode (incl. setuid/setgid/sticky), uid/gid and mtime (seconds) are kept.
-///   User/group names, xattrs and hardlink sharing are not: hardlinked files
-///   are stored as separate regular files.
+/// * Mode (with setuid/setgid/sticky), numeric uid/gid and mtime (seconds) are
+///   kept; user/group names, xattrs and hardlink sharing are not (hardlinked
+///   files are stored as separate regular files).
 /// * Character/block devices and FIFOs are archived as headers only (with
-///   device numbers) and are never opened; sockets are skipped (like Docker).
-/// * A file that changes while it is read is cut or zero-padded to the size
-///   seen when it was opened; entries vanishing during the walk are skipped.
-/// * Open fds grow with the directory depth (one per level being walked).
+///   device numbers), never opened; sockets are skipped (like Docker).
+/// * A file changing while read is cut or zero-padded to the size it had when
+///   opened; entries vanishing or changing type during the walk are skipped.
+/// * Open fds grow with the depth of the tree (one per level being walked).
 pub fn archive_in_root<W: Write>(root: BorrowedFd<'_>, path: &str, out: W) -> Result<()> {
     let p = ClientPath::parse(path)?;
     let root = root.as_raw_fd();
     let mut b = Builder::new(out);
     let mut stack = Vec::new();
-    if p.follow {
-        let dir = open_in_root(root, p.rel().as_str(), OFlag::O_RDONLY | OFlag::O_DIRECTORY)
-            .map_err(|e| resolve_err(e, path))?;
-        let name = match p.comps.last() {
-            Some(last) if !p.dot => last.as_bytes(),
-            _ => b".",
-        };
-        enter_dir(&mut b, &mut stack, dir, name)?;
-    } else {
-        let (base, parents) = p.comps.split_last().expect("follow is set for the root");
-        let parent = ClientPath { comps: parents.to_vec(), follow: true, dot: false }.rel();
-        let parent = open_in_root(root, parent.as_str(), OFlag::O_PATH | OFlag::O_DIRECTORY)
-            .map_err(|e| resolve_err(e, path))?;
-        fstatat(Some(parent.as_raw_fd()), *base, AtFlags::AT_SYMLINK_NOFOLLOW)
-            .map_err(|e| resolve_err(e, path))?;
-        stack.push(Item {
-            parent: Rc::new(parent),
-            name: OsString::from(base),
-            tar_name: base.as_bytes().to_vec(),
-        });
+    let err = |e| resolve_err(e, path);
+    match p.comps.split_last() {
+        Some((base, parents)) if !p.follow => {
+            let flags = OFlag::O_PATH | OFlag::O_DIRECTORY;
+            let parent = open_in_root(root, rel(parents).as_str(), flags).map_err(err)?;
+            let nofollow = AtFlags::AT_SYMLINK_NOFOLLOW;
+            fstatat(Some(parent.as_raw_fd()), *base, nofollow).map_err(err)?;
+            let (name, tar_name) = (OsString::from(base), base.as_bytes().to_vec());
+            stack.push(Item {
+                parent: Rc::new(parent),
+                name,
+                tar_name,
+            });
+        }
+        last => {
+            let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY;
+            let dir = open_in_root(root, rel(&p.comps).as_str(), flags).map_err(err)?;
+            let name = match last {
+                Some((base, _)) if !p.dot => base.as_bytes(),
+                _ => b".",
+            };
+            enter_dir(&mut b, &mut stack, dir, name)?;
+        }
     }
     while let Some(item) = stack.pop() {
         archive_item(&mut b, &mut stack, item)?;
@@ -178,27 +172,26 @@ pub fn archive_in_root<W: Write>(root: BorrowedFd<'_>, path: &str, out: W) -> Re
     Ok(())
 }
 
-/// Extracts the tar `input` into the directory `dest` (resolved inside
-/// `root`, following symlinks there), like `PUT /containers/{id}/archive`.
+/// Extracts the tar `input` into the directory `dest` (resolved inside `root`,
+/// following symlinks there) (`PUT /containers/{id}/archive`).
 ///
 /// * `dest` must exist ([`ArchiveError::NotFound`]) and be a directory
 ///   ([`ArchiveError::Invalid`]).
-/// * Entry names have leading `/` stripped and `.`/`..` applied lexically; an
-///   entry climbing out of `dest` rejects the archive ([`ArchiveError::Invalid`]).
-///   Extraction is streaming, so entries before the bad one stay extracted.
+/// * Entry names lose any leading `/`, and `.`/`..` are applied lexically; an
+///   entry climbing out of `dest` rejects the archive (Invalid). Extraction
+///   streams, so the entries before a bad one stay extracted.
 /// * Missing parent directories are created (0755). Existing parents must be
-///   real directories: a symlink (or file) in the way is an error, never
-///   followed. An entry `.` (dest itself) is skipped, as Docker does.
+///   real directories: a symlink (or file) in the way is Invalid, never
+///   followed. An entry for `dest` itself (`./`) is skipped, like Docker.
 /// * Regular files, directories, symlinks (target stored verbatim) and
-///   hardlinks (relative source, resolved below `dest` without following
-///   symlinks; absolute or escaping sources are Invalid) are supported; mode,
-///   uid/gid (numeric, PAX-aware; `EPERM` ignored when not running as root) and
-///   mtime are applied (directory mtimes at the end).
-/// * Character/block devices and FIFOs are skipped; other entry types are
-///   Invalid. Xattrs are not restored.
-/// * An existing entry of the same path is replaced (a directory is replaced
-///   only by a directory, merging); with `no_overwrite_dir_non_dir`,
-///   replacing a directory by a non-directory or vice versa is Invalid.
+///   hardlinks (source relative to `dest`, looked up without following
+///   symlinks; absolute or escaping sources are Invalid) are created; mode,
+///   numeric uid/gid (PAX-aware; `EPERM` ignored when not root) and mtime are
+///   applied (directory mtimes at the end). Xattrs are not restored.
+/// * Character/block devices and FIFOs are skipped; other types are Invalid.
+/// * An existing entry at the same path is replaced (a directory by a directory
+///   is merged); with `no_overwrite_dir_non_dir`, replacing a directory by a
+///   non-directory or vice versa is Invalid (Docker's `noOverwriteDirNonDir`).
 pub fn extract_in_root<R: Read>(
     root: BorrowedFd<'_>,
     dest: &str,
@@ -206,13 +199,14 @@ pub fn extract_in_root<R: Read>(
     no_overwrite_dir_non_dir: bool,
 ) -> Result<()> {
     let p = ClientPath::parse(dest)?;
-    let fd = open_in_root(root.as_raw_fd(), p.rel().as_str(), OFlag::O_PATH)
+    let fd = open_in_root(root.as_raw_fd(), rel(&p.comps).as_str(), OFlag::O_PATH)
         .map_err(|e| resolve_err(e, dest))?;
     if !is(&fstat(fd.as_raw_fd())?, libc::S_IFDIR) {
-        return Err(ArchiveError::Invalid(format!("{dest}: not a directory")));
+        return invalid(format!("{dest}: not a directory"));
     }
+    let dest = Rc::new(fd);
     let mut x = Extractor {
-        dest: Rc::new(fd),
+        dest,
         no_overwrite_dir_non_dir,
         cache: None,
         dirs: Vec::new(),
@@ -229,51 +223,52 @@ struct ClientPath<'a> {
     comps: Vec<&'a str>,
     /// Follow the last component (trailing `/` or `/.`, or the root).
     follow: bool,
-    /// Ends in `/.` (or is the root): archive the contents as `./...`.
+    /// Ends in `/.`, or is the root: archive the contents as `./...`.
     dot: bool,
 }
 
 impl<'a> ClientPath<'a> {
     fn parse(path: &'a str) -> Result<Self> {
         if path.is_empty() || path.contains('\0') {
-            return Err(ArchiveError::Invalid(format!("invalid path {path:?}")));
+            return invalid(format!("invalid path {path:?}"));
         }
         let mut comps = Vec::new();
         for c in path.split('/') {
             match c {
                 "" | "." => {}
-                ".." => {
-                    comps.pop();
-                }
+                ".." => drop(comps.pop()),
                 c => comps.push(c),
             }
         }
         let dot = comps.is_empty() || path == "." || path.ends_with("/.");
-        let follow = dot || path.ends_with('/');
-        Ok(ClientPath { comps, follow, dot })
+        Ok(ClientPath {
+            comps,
+            follow: dot || path.ends_with('/'),
+            dot,
+        })
     }
+}
 
-    fn rel(&self) -> String {
-        if self.comps.is_empty() {
-            ".".to_string()
-        } else {
-            self.comps.join("/")
-        }
+fn rel(comps: &[&str]) -> String {
+    if comps.is_empty() {
+        ".".to_string()
+    } else {
+        comps.join("/")
     }
 }
 
 fn owned(fd: RawFd) -> OwnedFd {
-    // SAFETY: `fd` was just returned by a successful open call and nothing
-    // else owns it.
+    // SAFETY: `fd` was just returned by a successful open and nothing else owns it.
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
 /// `openat2(root, rel, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`,
 /// retried on `EAGAIN` (a concurrent rename somewhere in the tree).
 fn open_in_root<P: ?Sized + NixPath>(root: RawFd, rel: &P, flags: OFlag) -> nix::Result<OwnedFd> {
+    let resolve = ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS;
     let how = OpenHow::new()
         .flags(flags | OFlag::O_CLOEXEC)
-        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+        .resolve(resolve);
     let mut tries = 0;
     loop {
         match openat2(root, rel, how) {
@@ -287,8 +282,7 @@ fn open_in_root<P: ?Sized + NixPath>(root: RawFd, rel: &P, flags: OFlag) -> nix:
 fn resolve_err(e: Errno, path: &str) -> ArchiveError {
     match e {
         Errno::ENOENT => ArchiveError::NotFound(path.to_string()),
-        Errno::ENOTDIR => ArchiveError::Invalid(format!("{path}: not a directory")),
-        Errno::ELOOP => ArchiveError::Invalid(format!("{path}: too many levels of symbolic links")),
+        Errno::ENOTDIR | Errno::ELOOP => ArchiveError::Invalid(format!("{path}: {}", e.desc())),
         e => e.into(),
     }
 }
@@ -301,27 +295,26 @@ fn is(st: &FileStat, kind: libc::mode_t) -> bool {
     st.st_mode & libc::S_IFMT == kind
 }
 
+/// Go's `os.FileMode` of a `st_mode`.
 fn go_mode(st_mode: libc::mode_t) -> u32 {
-    let mut m = st_mode & 0o777;
-    m |= match st_mode & libc::S_IFMT {
+    let kind = match st_mode & libc::S_IFMT {
         libc::S_IFDIR => MODE_DIR,
         libc::S_IFLNK => MODE_SYMLINK,
-        libc::S_IFBLK => MODE_DEVICE,
-        libc::S_IFCHR => MODE_DEVICE | MODE_CHARDEV,
-        libc::S_IFIFO => MODE_PIPE,
-        libc::S_IFSOCK => MODE_SOCKET,
+        libc::S_IFBLK => 1 << 26,           // ModeDevice
+        libc::S_IFCHR => 1 << 26 | 1 << 21, // ModeDevice | ModeCharDevice
+        libc::S_IFIFO => 1 << 25,           // ModeNamedPipe
+        libc::S_IFSOCK => 1 << 24,          // ModeSocket
         _ => 0,
     };
-    for (bit, go) in [
-        (libc::S_ISUID, MODE_SETUID),
-        (libc::S_ISGID, MODE_SETGID),
-        (libc::S_ISVTX, MODE_STICKY),
-    ] {
-        if st_mode & bit != 0 {
-            m |= go;
-        }
-    }
-    m
+    let special = [
+        (libc::S_ISUID, 1 << 23),
+        (libc::S_ISGID, 1 << 22),
+        (libc::S_ISVTX, 1 << 20),
+    ];
+    special
+        .iter()
+        .filter(|(bit, _)| st_mode & bit != 0)
+        .fold(kind | st_mode & 0o777, |m, (_, go)| m | go)
 }
 
 fn rfc3339(secs: i64, nsecs: i64) -> String {
@@ -337,20 +330,19 @@ fn base64(data: &[u8]) -> String {
         let byte = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
         let n = byte(0) << 16 | byte(1) << 8 | byte(2);
         for i in 0..4 {
-            if i <= chunk.len() {
-                s.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                s.push('=');
+            match i <= chunk.len() {
+                true => s.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char),
+                false => s.push('='),
             }
         }
     }
     s
 }
 
-/// The absolute in-container path a symlink at `comps` fully resolves to,
-/// computed like Docker's `FollowSymlinkInScope` (missing components are kept
-/// as they are). Lookups go through `open_in_root` on already-resolved
-/// prefixes, so a racing container can only confuse the answer, not escape.
+/// The absolute in-container path the symlink at `comps` fully resolves to,
+/// like Docker's `FollowSymlinkInScope` (missing components kept as they are).
+/// Lookups go through `open_in_root` on already-resolved prefixes, so a racing
+/// container can only confuse the answer, never escape.
 fn resolve_link_target(root: RawFd, comps: &[&str]) -> Result<String> {
     let mut todo: Vec<Vec<u8>> = comps.iter().rev().map(|c| c.as_bytes().to_vec()).collect();
     let mut done: Vec<Vec<u8>> = Vec::new();
@@ -358,14 +350,11 @@ fn resolve_link_target(root: RawFd, comps: &[&str]) -> Result<String> {
     while let Some(c) = todo.pop() {
         match c.as_slice() {
             b"" | b"." => continue,
-            b".." => {
-                done.pop();
-                continue;
-            }
+            b".." => drop(done.pop()),
             _ => done.push(c),
         }
-        let rel = done.join(&b'/');
-        let fd = match open_in_root(root, rel.as_slice(), OFlag::O_PATH | OFlag::O_NOFOLLOW) {
+        let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW;
+        let fd = match open_in_root(root, done.join(&b'/').as_slice(), flags) {
             Ok(fd) => fd,
             Err(Errno::ENOENT | Errno::ENOTDIR) => continue,
             Err(e) => return Err(e.into()),
@@ -375,50 +364,32 @@ fn resolve_link_target(root: RawFd, comps: &[&str]) -> Result<String> {
         }
         links += 1;
         if links > 255 {
-            return Err(ArchiveError::Invalid("too many levels of symbolic links".into()));
+            return invalid("too many levels of symbolic links");
         }
         let target = readlinkat(Some(fd.as_raw_fd()), "")?;
         done.pop();
         if target.as_bytes().starts_with(b"/") {
             done.clear();
         }
-        todo.extend(target.as_bytes().split(|b| *b == b'/').rev().map(<[u8]>::to_vec));
+        todo.extend(
+            target
+                .as_bytes()
+                .split(|b| *b == b'/')
+                .rev()
+                .map(<[u8]>::to_vec),
+        );
     }
-    Ok(format!("/{}", String::from_utf8_lossy(&done.join(&b'/'))))
+    Ok(format!("/{}", lossy(&done.join(&b'/'))))
 }
 
 /// Names in the directory `dir` (an fd of any kind), sorted, without `.`/`..`.
+/// Reopened through the daemon's own `/proc/self/fd`: that magic link is the
+/// very directory `dir` refers to, not a path the container could redirect.
 fn list_dir(dir: RawFd) -> io::Result<Vec<OsString>> {
-    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-    let fd = openat(Some(dir), ".", flags, Mode::empty())?;
-    // SAFETY: `fd` is a directory fd we own; on success fdopendir takes it over
-    // (closedir closes it), on failure we close it ourselves.
-    let dirp = unsafe { libc::fdopendir(fd) };
-    if dirp.is_null() {
-        let e = io::Error::last_os_error();
-        drop(owned(fd));
-        return Err(e);
-    }
-    let mut names = Vec::new();
-    let res = loop {
-        Errno::clear();
-        // SAFETY: `dirp` is a valid stream until the closedir below.
-        let ent = unsafe { libc::readdir(dirp) };
-        if ent.is_null() {
-            break match Errno::last_raw() {
-                0 => Ok(()),
-                e => Err(io::Error::from_raw_os_error(e)),
-            };
-        }
-        // SAFETY: readdir returned a valid dirent whose d_name is NUL-terminated.
-        let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) }.to_bytes();
-        if name != b"." && name != b".." {
-            names.push(OsStr::from_bytes(name).to_owned());
-        }
-    };
-    // SAFETY: `dirp` came from fdopendir and is closed exactly once.
-    unsafe { libc::closedir(dirp) };
-    res?;
+    let entries = std::fs::read_dir(format!("/proc/self/fd/{dir}"))?;
+    let mut names = entries
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<io::Result<Vec<_>>>()?;
     names.sort();
     Ok(names)
 }
@@ -430,28 +401,20 @@ struct Item {
     tar_name: Vec<u8>,
 }
 
-fn tar_header(st: &FileStat, ty: EntryType, size: u64) -> Header {
-    let mut h = Header::new_gnu();
-    h.set_entry_type(ty);
-    h.set_mode(st.st_mode & 0o7777);
-    h.set_uid(st.st_uid.into());
-    h.set_gid(st.st_gid.into());
-    h.set_mtime(st.st_mtime.max(0) as u64);
-    h.set_size(size);
-    h
-}
-
-/// Appends an entry with raw `name`/`link` bytes (the tar crate's path setters
-/// would drop the `./` prefix Docker's CLI needs), using GNU long-name
-/// records for those over 100 bytes.
+/// Appends an entry for `st` with raw `name`/`link` bytes (the tar crate's
+/// path setters would drop the `./` prefix Docker's CLI needs), preceded by GNU
+/// long-name records for those over 100 bytes.
 fn emit<W: Write>(
     b: &mut Builder<W>,
-    mut h: Header,
-    name: &[u8],
-    link: &[u8],
+    st: &FileStat,
+    (ty, size): (EntryType, u64),
+    (name, link): (&[u8], &[u8]),
     data: impl Read,
 ) -> io::Result<()> {
-    for (bytes, ty) in [(name, EntryType::GNULongName), (link, EntryType::GNULongLink)] {
+    for (bytes, ty) in [
+        (name, EntryType::GNULongName),
+        (link, EntryType::GNULongLink),
+    ] {
         if bytes.len() > 100 {
             let mut l = Header::new_gnu();
             l.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
@@ -465,11 +428,20 @@ fn emit<W: Write>(
             b.append(&l, bytes.chain(&[0u8][..]))?;
         }
     }
+    let mut h = Header::new_gnu();
+    h.set_entry_type(ty);
+    h.set_mode(st.st_mode & 0o7777);
+    h.set_uid(st.st_uid.into());
+    h.set_gid(st.st_gid.into());
+    h.set_mtime(st.st_mtime.max(0) as u64);
+    h.set_size(size);
+    if matches!(ty, EntryType::Char | EntryType::Block) {
+        h.set_device_major(libc::major(st.st_rdev))?;
+        h.set_device_minor(libc::minor(st.st_rdev))?;
+    }
     let old = h.as_old_mut();
-    let n = name.len().min(100);
-    old.name[..n].copy_from_slice(&name[..n]);
-    let n = link.len().min(100);
-    old.linkname[..n].copy_from_slice(&link[..n]);
+    old.name[..name.len().min(100)].copy_from_slice(&name[..name.len().min(100)]);
+    old.linkname[..link.len().min(100)].copy_from_slice(&link[..link.len().min(100)]);
     h.set_cksum();
     b.append(&h, data)
 }
@@ -482,102 +454,77 @@ fn enter_dir<W: Write>(
     tar_name: &[u8],
 ) -> Result<()> {
     let st = fstat(fd.as_raw_fd())?;
-    let mut name = tar_name.to_vec();
-    name.push(b'/');
-    emit(b, tar_header(&st, EntryType::Directory, 0), &name, b"", io::empty())?;
+    let name = [tar_name, b"/"].concat();
+    emit(b, &st, (EntryType::Directory, 0), (&name, b""), io::empty())?;
     let children = list_dir(fd.as_raw_fd())?;
-    let fd = Rc::new(fd);
+    let parent = Rc::new(fd);
     for child in children.into_iter().rev() {
-        let mut tar_name = name.clone();
-        tar_name.extend_from_slice(child.as_bytes());
-        stack.push(Item { parent: fd.clone(), name: child, tar_name });
+        let tar_name = [&name, child.as_bytes()].concat();
+        stack.push(Item {
+            parent: parent.clone(),
+            name: child,
+            tar_name,
+        });
     }
     Ok(())
 }
 
 fn archive_item<W: Write>(b: &mut Builder<W>, stack: &mut Vec<Item>, it: Item) -> Result<()> {
-    let dir = it.parent.as_raw_fd();
-    let name = it.name.as_os_str();
-    let st = match fstatat(Some(dir), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
-        Ok(st) => st,
-        Err(Errno::ENOENT) => return Ok(()), // vanished meanwhile
-        Err(e) => return Err(e.into()),
+    let (dir, name) = (it.parent.as_raw_fd(), it.name.as_os_str());
+    // Whatever vanishes or changes type between the lookups is skipped.
+    let gone = |e: &Errno| {
+        matches!(
+            e,
+            Errno::ENOENT | Errno::ELOOP | Errno::ENOTDIR | Errno::EINVAL
+        )
     };
-    // Anything replaced between the stat and the open is skipped.
-    let gone = |e: Errno| matches!(e, Errno::ENOENT | Errno::ELOOP | Errno::ENOTDIR);
+    let st = match fstatat(Some(dir), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Err(e) if gone(&e) => return Ok(()),
+        st => st?,
+    };
+    let names = (it.tar_name.as_slice(), &b""[..]);
+    let open = |flags: OFlag| match openat(
+        Some(dir),
+        name,
+        flags | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
+        Err(e) if gone(&e) => Ok(None),
+        fd => fd.map(|fd| Some(owned(fd))),
+    };
     match st.st_mode & libc::S_IFMT {
         libc::S_IFDIR => {
-            let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW;
-            match openat(Some(dir), name, flags | OFlag::O_CLOEXEC, Mode::empty()) {
-                Ok(fd) => enter_dir(b, stack, owned(fd), &it.tar_name)?,
-                Err(e) if gone(e) => {}
-                Err(e) => return Err(e.into()),
+            if let Some(fd) = open(OFlag::O_RDONLY | OFlag::O_DIRECTORY)? {
+                enter_dir(b, stack, fd, &it.tar_name)?;
             }
         }
         libc::S_IFREG => {
             // O_NONBLOCK|O_NOCTTY: harmless should it have become a FIFO/tty.
-            let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_NOCTTY;
-            let fd = match openat(Some(dir), name, flags | OFlag::O_CLOEXEC, Mode::empty()) {
-                Ok(fd) => owned(fd),
-                Err(e) if gone(e) => return Ok(()),
-                Err(e) => return Err(e.into()),
+            let Some(fd) = open(OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY)? else {
+                return Ok(());
             };
             let st = fstat(fd.as_raw_fd())?;
-            if !is(&st, libc::S_IFREG) {
-                return Ok(());
+            if is(&st, libc::S_IFREG) {
+                let size = st.st_size.max(0) as u64;
+                // Exactly `size` bytes: cut if it grew, zero-padded if it shrank.
+                let data = File::from(fd).take(size).chain(io::repeat(0)).take(size);
+                emit(b, &st, (EntryType::Regular, size), names, data)?;
             }
-            let size = st.st_size.max(0) as u64;
-            let data = Exact { inner: File::from(fd), left: size };
-            emit(b, tar_header(&st, EntryType::Regular, size), &it.tar_name, b"", data)?;
         }
-        libc::S_IFLNK => {
-            let target = match readlinkat(Some(dir), name) {
-                Ok(t) => t,
-                Err(e) if gone(e) || e == Errno::EINVAL => return Ok(()),
-                Err(e) => return Err(e.into()),
-            };
-            let h = tar_header(&st, EntryType::Symlink, 0);
-            emit(b, h, &it.tar_name, target.as_bytes(), io::empty())?;
-        }
-        kind @ (libc::S_IFCHR | libc::S_IFBLK | libc::S_IFIFO) => {
-            let ty = match kind {
-                libc::S_IFCHR => EntryType::Char,
-                libc::S_IFBLK => EntryType::Block,
-                _ => EntryType::Fifo,
-            };
-            let mut h = tar_header(&st, ty, 0);
-            if kind != libc::S_IFIFO {
-                h.set_device_major(libc::major(st.st_rdev))?;
-                h.set_device_minor(libc::minor(st.st_rdev))?;
+        libc::S_IFLNK => match readlinkat(Some(dir), name) {
+            Err(e) if gone(&e) => {}
+            target => {
+                let target = target?;
+                let names = (names.0, target.as_bytes());
+                emit(b, &st, (EntryType::Symlink, 0), names, io::empty())?;
             }
-            emit(b, h, &it.tar_name, b"", io::empty())?;
-        }
+        },
+        libc::S_IFCHR => emit(b, &st, (EntryType::Char, 0), names, io::empty())?,
+        libc::S_IFBLK => emit(b, &st, (EntryType::Block, 0), names, io::empty())?,
+        libc::S_IFIFO => emit(b, &st, (EntryType::Fifo, 0), names, io::empty())?,
         _ => {} // sockets: skipped, like Docker
     }
     Ok(())
-}
-
-/// Reads exactly `left` bytes: stops early if the file grew, pads with zeros
-/// if it shrank, so the entry always matches its header.
-struct Exact<R> {
-    inner: R,
-    left: u64,
-}
-
-impl<R: Read> Read for Exact<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let want = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
-        if want == 0 {
-            return Ok(0);
-        }
-        let mut n = self.inner.read(&mut buf[..want])?;
-        if n == 0 {
-            buf[..want].fill(0);
-            n = want;
-        }
-        self.left -= n as u64;
-        Ok(n)
-    }
 }
 
 /// Owner, mode and mtime of an extracted entry.
@@ -590,24 +537,37 @@ struct Meta {
 
 impl Meta {
     fn of<R: Read>(e: &mut tar::Entry<'_, R>) -> Result<Meta> {
-        let h = e.header();
-        let (mut uid, mut gid) = (h.uid().map_err(bad_tar)?, h.gid().map_err(bad_tar)?);
-        let mode = h.mode().map_err(bad_tar)? & 0o7777;
-        let mut mtime = (h.mtime().map_err(bad_tar)? as i64, 0);
-        if let Some(exts) = e.pax_extensions().map_err(bad_tar)? {
-            for ext in exts {
-                let ext = ext.map_err(bad_tar)?;
-                let (Ok(key), Ok(value)) = (ext.key(), ext.value()) else { continue };
-                match key {
-                    "uid" => uid = value.parse().unwrap_or(uid),
-                    "gid" => gid = value.parse().unwrap_or(gid),
-                    "mtime" => mtime = parse_pax_time(value).unwrap_or(mtime),
-                    _ => {}
+        let (h, old) = (e.header(), e.header().as_old());
+        // Empty numeric fields read as 0, like Go's archive/tar.
+        let num = |r: io::Result<u64>, raw: &[u8]| match raw.iter().all(|b| matches!(b, 0 | b' ')) {
+            true => Ok(0),
+            false => r.map_err(bad_tar),
+        };
+        let (mut uid, mut gid) = (num(h.uid(), &old.uid)?, num(h.gid(), &old.gid)?);
+        let mode = num(h.mode().map(u64::from), &old.mode)? as u32 & 0o7777;
+        let mut mtime = (num(h.mtime(), &old.mtime)? as i64, 0);
+        for ext in e
+            .pax_extensions()
+            .map_err(bad_tar)?
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let value = ext.value().unwrap_or_default();
+            match ext.key() {
+                Ok("uid") => uid = value.parse().unwrap_or(uid),
+                Ok("gid") => gid = value.parse().unwrap_or(gid),
+                Ok("mtime") => {
+                    // `<secs>[.<fraction>]`
+                    let (secs, frac) = value.split_once('.').unwrap_or((value, ""));
+                    let nanos = format!("{frac:0<9.9}").parse().unwrap_or(0);
+                    mtime = secs.parse().map_or(mtime, |s| (s, nanos));
                 }
+                _ => {}
             }
         }
         let id = |v: u64| {
-            u32::try_from(v).map_err(|_| ArchiveError::Invalid(format!("invalid uid/gid {v}")))
+            u32::try_from(v).map_err(|_| ArchiveError::Invalid(format!("bad uid/gid {v}")))
         };
         Ok(Meta {
             uid: Uid::from_raw(id(uid)?),
@@ -616,19 +576,6 @@ impl Meta {
             mtime: TimeSpec::new(mtime.0, mtime.1),
         })
     }
-}
-
-/// A PAX time: `<secs>[.<fraction>]`.
-fn parse_pax_time(v: &str) -> Option<(i64, i64)> {
-    let (secs, frac) = v.split_once('.').unwrap_or((v, ""));
-    let secs: i64 = secs.parse().ok()?;
-    let digits: String = frac.chars().take(9).collect();
-    let nanos = if digits.is_empty() || secs < 0 {
-        0
-    } else {
-        format!("{digits:0<9}").parse().ok()?
-    };
-    Some((secs, nanos))
 }
 
 /// chown errors are fatal only when running as root (Docker likewise
@@ -643,20 +590,16 @@ fn chown_result(r: nix::Result<()>) -> Result<()> {
 /// Cleans a tar entry or hardlink name: leading `/` dropped, `.` and `..`
 /// applied lexically; climbing above the top is Invalid.
 fn clean_entry(raw: &[u8]) -> Result<Vec<&[u8]>> {
-    let bad = |why: &str| {
-        let name = String::from_utf8_lossy(raw);
-        ArchiveError::Invalid(format!("invalid tar entry {name:?}: {why}"))
-    };
+    let bad = |why| invalid(format!("invalid tar entry {:?}: {why}", lossy(raw)));
     if raw.contains(&0) {
-        return Err(bad("contains NUL"));
+        return bad("contains NUL");
     }
     let mut out = Vec::new();
     for c in raw.split(|b| *b == b'/') {
         match c {
             b"" | b"." => {}
-            b".." => {
-                out.pop().ok_or_else(|| bad("escapes the destination"))?;
-            }
+            b".." if out.pop().is_none() => return bad("escapes the destination"),
+            b".." => {}
             c => out.push(c),
         }
     }
@@ -677,45 +620,40 @@ fn child_dir(dir: RawFd, name: &[u8], create: bool) -> Result<OwnedFd> {
     }
     match r {
         Ok(fd) => Ok(owned(fd)),
-        Err(e @ (Errno::ELOOP | Errno::ENOTDIR)) => Err(ArchiveError::Invalid(format!(
+        Err(e @ (Errno::ELOOP | Errno::ENOTDIR)) => invalid(format!(
             "{}: not a directory ({e}); symlinks in the way are not followed",
-            String::from_utf8_lossy(name)
-        ))),
+            lossy(name)
+        )),
         Err(e) => Err(e.into()),
     }
 }
 
 /// Removes `name` in `parent`, recursively if it is a directory, without
-/// following symlinks (iterative: depth is container-controlled).
+/// following symlinks (iterative: the depth is container-controlled).
 fn remove_all(parent: RawFd, name: &[u8]) -> Result<()> {
-    match unlinkat(Some(parent), name, UnlinkatFlags::NoRemoveDir) {
-        Ok(()) | Err(Errno::ENOENT) => return Ok(()),
-        Err(Errno::EISDIR) => {}
-        Err(e) => return Err(e.into()),
+    let unlink = |dir, name: &[u8], flag| match unlinkat(Some(dir), name, flag) {
+        Ok(()) | Err(Errno::ENOENT) => Ok(true),
+        Err(Errno::EISDIR) => Ok(false),
+        Err(e) => Err(ArchiveError::from(e)),
+    };
+    if unlink(parent, name, UnlinkatFlags::NoRemoveDir)? {
+        return Ok(());
     }
     let top = child_dir(parent, name, false)?;
     let names = list_dir(top.as_raw_fd())?;
-    let mut stack: Vec<(OwnedFd, Vec<OsString>, OsString)> =
-        vec![(top, names, OsStr::from_bytes(name).to_owned())];
+    let mut stack = vec![(top, names, OsStr::from_bytes(name).to_owned())];
     while let Some((dir, names, _)) = stack.last_mut() {
         let dir = dir.as_raw_fd();
         if let Some(n) = names.pop() {
-            match unlinkat(Some(dir), n.as_os_str(), UnlinkatFlags::NoRemoveDir) {
-                Ok(()) | Err(Errno::ENOENT) => {}
-                Err(Errno::EISDIR) => {
-                    let sub = child_dir(dir, n.as_bytes(), false)?;
-                    let names = list_dir(sub.as_raw_fd())?;
-                    stack.push((sub, names, n));
-                }
-                Err(e) => return Err(e.into()),
+            if !unlink(dir, n.as_bytes(), UnlinkatFlags::NoRemoveDir)? {
+                let sub = child_dir(dir, n.as_bytes(), false)?;
+                let names = list_dir(sub.as_raw_fd())?;
+                stack.push((sub, names, n));
             }
         } else {
             let (_, _, n) = stack.pop().expect("stack is not empty");
             let up = stack.last().map_or(parent, |(d, _, _)| d.as_raw_fd());
-            match unlinkat(Some(up), n.as_os_str(), UnlinkatFlags::RemoveDir) {
-                Ok(()) | Err(Errno::ENOENT) => {}
-                Err(e) => return Err(e.into()),
-            }
+            unlink(up, n.as_bytes(), UnlinkatFlags::RemoveDir)?;
         }
     }
     Ok(())
@@ -724,7 +662,7 @@ fn remove_all(parent: RawFd, name: &[u8]) -> Result<()> {
 struct Extractor {
     dest: Rc<OwnedFd>,
     no_overwrite_dir_non_dir: bool,
-    /// The last parent directory used: its components below `dest` and fd.
+    /// The last parent directory used: its components below `dest`, and fd.
     cache: Option<(Vec<Vec<u8>>, Rc<OwnedFd>)>,
     /// Directories whose mtime is set at the end (children change it).
     dirs: Vec<(Vec<Vec<u8>>, TimeSpec)>,
@@ -748,7 +686,12 @@ impl Extractor {
     }
 
     fn entry<R: Read>(&mut self, e: &mut tar::Entry<'_, R>) -> Result<()> {
-        let ty = e.header().entry_type();
+        let raw = e.path_bytes().into_owned();
+        let ty = match e.header().entry_type() {
+            // Pre-POSIX archives mark directories by a trailing slash only.
+            EntryType::Regular if raw.ends_with(b"/") => EntryType::Directory,
+            ty => ty,
+        };
         match ty {
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {}
             EntryType::Directory | EntryType::Symlink | EntryType::Link => {}
@@ -757,19 +700,18 @@ impl Extractor {
                 return Ok(())
             }
             other => {
-                let name = String::from_utf8_lossy(&e.path_bytes()).into_owned();
-                return Err(ArchiveError::Invalid(format!(
-                    "tar entry {name:?}: unsupported type {other:?}"
-                )));
+                return invalid(format!(
+                    "tar entry {:?}: unsupported type {other:?}",
+                    lossy(&raw)
+                ))
             }
         }
-        let raw = e.path_bytes().into_owned();
         let comps = clean_entry(&raw)?;
         let Some((name, parents)) = comps.split_last() else {
             // `dest` itself: kept as it is, like Docker.
             return match ty {
                 EntryType::Directory => Ok(()),
-                _ => Err(ArchiveError::Invalid("tar entry \".\" is not a directory".into())),
+                _ => invalid("tar entry \".\" is not a directory"),
             };
         };
         let meta = Meta::of(e)?;
@@ -781,15 +723,14 @@ impl Extractor {
             Ok(st) => {
                 let is_dir = is(&st, libc::S_IFDIR);
                 if self.no_overwrite_dir_non_dir && is_dir != want_dir {
-                    let (what, with) = if is_dir {
-                        ("directory", "non-directory")
-                    } else {
-                        ("non-directory", "directory")
+                    let (what, with) = match is_dir {
+                        true => ("directory", "non-directory"),
+                        false => ("non-directory", "directory"),
                     };
-                    let path = String::from_utf8_lossy(&raw);
-                    return Err(ArchiveError::Invalid(format!(
-                        "cannot overwrite {what} {path:?} with {with}"
-                    )));
+                    return invalid(format!(
+                        "cannot overwrite {what} {:?} with {with}",
+                        lossy(&raw)
+                    ));
                 }
                 keep_dir = is_dir && want_dir;
                 if !keep_dir {
@@ -800,75 +741,90 @@ impl Extractor {
             Err(Errno::ENOENT) => {}
             Err(e) => return Err(e.into()),
         }
+        let (uid, gid, t) = (Some(meta.uid), Some(meta.gid), meta.mtime);
         match ty {
             EntryType::Directory => {
                 if !keep_dir {
                     mkdirat(Some(pfd), *name, Mode::from_bits_truncate(0o700))?;
                 }
                 let fd = child_dir(pfd, name, false)?;
-                chown_result(fchown(fd.as_raw_fd(), Some(meta.uid), Some(meta.gid)))?;
+                chown_result(fchown(fd.as_raw_fd(), uid, gid))?;
                 fchmod(fd.as_raw_fd(), meta.mode)?;
-                self.dirs.push((comps.iter().map(|c| c.to_vec()).collect(), meta.mtime));
+                self.dirs
+                    .push((comps.iter().map(|c| c.to_vec()).collect(), t));
             }
             EntryType::Symlink => {
-                let target = e.link_name_bytes().unwrap_or_default().into_owned();
+                let target = e.link_name_bytes().unwrap_or_default();
                 if target.is_empty() || target.contains(&0) {
-                    return Err(ArchiveError::Invalid(format!(
-                        "tar entry {:?}: bad symlink target",
-                        String::from_utf8_lossy(&raw)
-                    )));
+                    return invalid(format!("tar entry {:?}: bad symlink target", lossy(&raw)));
                 }
-                symlinkat(target.as_slice(), Some(pfd), *name)?;
-                let nofollow = AtFlags::AT_SYMLINK_NOFOLLOW;
-                chown_result(fchownat(Some(pfd), *name, Some(meta.uid), Some(meta.gid), nofollow))?;
-                let t = meta.mtime;
+                symlinkat(target.as_ref(), Some(pfd), *name)?;
+                chown_result(fchownat(
+                    Some(pfd),
+                    *name,
+                    uid,
+                    gid,
+                    AtFlags::AT_SYMLINK_NOFOLLOW,
+                ))?;
                 utimensat(Some(pfd), *name, &t, &t, UtimensatFlags::NoFollowSymlink)?;
             }
             EntryType::Link => {
                 let target = e.link_name_bytes().unwrap_or_default().into_owned();
-                let bad = |why: &str| {
-                    let t = String::from_utf8_lossy(&target);
-                    ArchiveError::Invalid(format!("hardlink to {t:?}: {why}"))
-                };
+                let bad = |why| invalid(format!("hardlink to {:?}: {why}", lossy(&target)));
                 if target.starts_with(b"/") {
-                    return Err(bad("absolute hardlink targets are not allowed"));
+                    return bad("absolute hardlink targets are not allowed");
                 }
                 let tcomps = clean_entry(&target)?;
-                let (tname, tparents) = tcomps.split_last().ok_or_else(|| bad("empty"))?;
+                let Some((tname, tparents)) = tcomps.split_last() else {
+                    return bad("empty");
+                };
                 let tdir = self.dir(tparents, false)?;
-                match linkat(Some(tdir.as_raw_fd()), *tname, Some(pfd), *name, AtFlags::empty()) {
-                    Ok(()) => {}
-                    Err(Errno::ENOENT) => return Err(bad("no such file in the destination")),
-                    Err(Errno::EPERM) => return Err(bad("cannot hardlink a directory")),
-                    Err(e) => return Err(e.into()),
+                match linkat(
+                    Some(tdir.as_raw_fd()),
+                    *tname,
+                    Some(pfd),
+                    *name,
+                    AtFlags::empty(),
+                ) {
+                    Err(Errno::ENOENT) => return bad("no such file in the destination"),
+                    Err(Errno::EPERM) => return bad("cannot hardlink a directory"),
+                    r => r?,
                 }
             }
             _ => {
-                let flags = OFlag::O_WRONLY
-                    | OFlag::O_CREAT
-                    | OFlag::O_EXCL
-                    | OFlag::O_NOFOLLOW
-                    | OFlag::O_CLOEXEC;
-                let fd = openat(Some(pfd), *name, flags, Mode::from_bits_truncate(0o600))?;
+                let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW;
+                let fd = openat(
+                    Some(pfd),
+                    *name,
+                    flags | OFlag::O_CLOEXEC,
+                    Mode::from_bits_truncate(0o600),
+                )?;
                 let mut file = File::from(owned(fd));
                 io::copy(e, &mut file)?;
-                chown_result(fchown(file.as_raw_fd(), Some(meta.uid), Some(meta.gid)))?;
+                chown_result(fchown(file.as_raw_fd(), uid, gid))?;
                 fchmod(file.as_raw_fd(), meta.mode)?;
-                futimens(file.as_raw_fd(), &meta.mtime, &meta.mtime)?;
+                futimens(file.as_raw_fd(), &t, &t)?;
             }
         }
         Ok(())
     }
 
-    /// Sets the deferred directory mtimes (best effort for directories that
-    /// were replaced later in the archive).
+    /// Sets the deferred directory mtimes (skipping directories replaced later
+    /// in the archive).
     fn finish(mut self) -> Result<()> {
         for (comps, t) in std::mem::take(&mut self.dirs).into_iter().rev() {
             let comps: Vec<&[u8]> = comps.iter().map(Vec::as_slice).collect();
             let (name, parents) = comps.split_last().expect("dir entries have a name");
-            let Ok(parent) = self.dir(parents, false) else { continue };
-            let flag = UtimensatFlags::NoFollowSymlink;
-            match utimensat(Some(parent.as_raw_fd()), *name, &t, &t, flag) {
+            let Ok(parent) = self.dir(parents, false) else {
+                continue;
+            };
+            match utimensat(
+                Some(parent.as_raw_fd()),
+                *name,
+                &t,
+                &t,
+                UtimensatFlags::NoFollowSymlink,
+            ) {
                 Ok(()) | Err(Errno::ENOENT) => {}
                 Err(e) => return Err(e.into()),
             }

@@ -6,6 +6,7 @@
 
 pub mod archive;
 mod attach;
+mod changes;
 mod create;
 mod exec;
 mod io;
@@ -27,7 +28,8 @@ mod store;
 mod top;
 mod wait;
 
-pub use attach::AttachStreams;
+pub use attach::{parse_detach_keys, AttachStreams, StdinEnd};
+pub use changes::{Change, ChangeKind};
 pub use create::CreateResult;
 pub use io::{OutputChunk, StreamKind};
 pub use list::ListOptions;
