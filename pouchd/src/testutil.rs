@@ -254,6 +254,14 @@ impl ImageStore for FakeRuntime {
         let bytes = match src {
             BlobSource::Bytes(b) => b,
             BlobSource::File(p) => std::fs::read(p)?,
+            BlobSource::Stream(mut s) => {
+                use futures::StreamExt;
+                let mut v = Vec::new();
+                while let Some(chunk) = s.next().await {
+                    v.extend_from_slice(&chunk?);
+                }
+                v
+            }
         };
         self.st().blobs.insert(digest.to_string(), bytes);
         Ok(())

@@ -425,6 +425,41 @@ impl TestDaemon {
         );
     }
 
+    /// Runs containerd's garbage collector synchronously in this daemon's
+    /// namespace (`ctr leases delete --sync` of a fresh lease).
+    pub fn containerd_gc(&self) {
+        let ctr = |args: &[&str]| {
+            run_with_timeout(
+                Command::new("ctr")
+                    .arg("--address")
+                    .arg(&self.containerd_sock)
+                    .arg("--namespace")
+                    .arg(&self.ns)
+                    .args(args),
+                None,
+                Duration::from_secs(30),
+            )
+        };
+        let created = ctr(&["leases", "create"]);
+        assert!(
+            created.status.success(),
+            "ctr leases create: {}",
+            created.stderr
+        );
+        let lease = created
+            .stdout
+            .split_whitespace()
+            .next()
+            .expect("ctr printed a lease id")
+            .to_string();
+        let deleted = ctr(&["leases", "delete", "--sync", &lease]);
+        assert!(
+            deleted.status.success(),
+            "ctr leases delete --sync: {}",
+            deleted.stderr
+        );
+    }
+
     pub fn log_path(&self) -> PathBuf {
         self.dir.join("pouchd.log")
     }
@@ -456,6 +491,14 @@ impl TestDaemon {
     pub fn restart(&mut self) {
         self.kill9();
         self.spawn_and_wait();
+    }
+
+    /// A new empty directory under the test dir, to bind-mount into
+    /// containers (e.g. for readiness files).
+    pub fn sync_dir(&self) -> PathBuf {
+        let p = self.dir.join(format!("sync-{}", random_hex(6)));
+        fs::create_dir_all(&p).expect("create sync dir");
+        p
     }
 
     /// The docker CLI pointed at this daemon, with its own config dir.

@@ -20,32 +20,29 @@ fn is_full_id(s: &str) -> bool {
 /// Waits until `docker inspect -f FORMAT name` prints `want`.
 #[track_caller]
 fn wait_inspect(d: &TestDaemon, name: &str, format: &str, want: &str, limit: Duration) {
-    let mut last = String::new();
     let start = Instant::now();
     loop {
         let o = d.docker_run(&["inspect", "-f", format, name]);
-        last = format!("{} {}", o.stdout.trim(), o.stderr.trim());
         if o.status.success() && o.stdout.trim() == want {
             return;
         }
         if start.elapsed() > limit {
-            panic!("{name}: {format} never became {want:?} within {limit:?}; last: {last:?}");
+            panic!(
+                "{name}: {format} never became {want:?} within {limit:?}; last: {:?} {:?}",
+                o.stdout.trim(),
+                o.stderr.trim()
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
-/// Waits until the container's log contains `needle`.
+/// Waits until a file exists (containers signal readiness through a bind mount).
 #[track_caller]
-fn wait_log(d: &TestDaemon, name: &str, needle: &str) {
-    wait_for(
-        &format!("{needle:?} in the logs of {name}"),
-        Duration::from_secs(20),
-        || {
-            let o = d.docker_run(&["logs", name]);
-            o.stdout.contains(needle).then_some(())
-        },
-    );
+fn wait_file(p: &std::path::Path) {
+    wait_for(&format!("{}", p.display()), Duration::from_secs(20), || {
+        p.exists().then_some(())
+    });
 }
 
 #[test]
@@ -169,29 +166,32 @@ fn container_lifecycle() {
 #[test]
 fn kill_with_signal_and_rm_force() {
     let Some(d) = TestDaemon::start() else { return };
+    let sync = d.sync_dir();
     d.docker_ok(&[
         "run",
         "-d",
         "--name",
-        "k",
+        "killme",
+        "-v",
+        &format!("{}:/sync", sync.display()),
         "busybox",
         "sh",
         "-c",
-        "trap 'exit 12' USR1; echo ready; while true; do sleep 0.1; done",
+        "trap 'exit 12' USR1; touch /sync/ready; while true; do sleep 0.1; done",
     ]);
-    wait_log(&d, "k", "ready");
-    d.docker_ok(&["kill", "-s", "USR1", "k"]);
+    wait_file(&sync.join("ready"));
+    d.docker_ok(&["kill", "-s", "USR1", "killme"]);
     wait_inspect(
         &d,
-        "k",
+        "killme",
         "{{.State.Status}} {{.State.ExitCode}}",
         "exited 12",
         Duration::from_secs(10),
     );
     // rm -f of a running container.
-    d.docker_ok(&["run", "-d", "--name", "f", "busybox", "sleep", "1000"]);
-    assert_eq!(d.docker_ok(&["rm", "-f", "f"]), "f");
-    d.docker_run(&["inspect", "f"]).failed();
+    d.docker_ok(&["run", "-d", "--name", "forced", "busybox", "sleep", "1000"]);
+    assert_eq!(d.docker_ok(&["rm", "-f", "forced"]), "forced");
+    d.docker_run(&["inspect", "forced"]).failed();
 }
 
 #[test]
@@ -264,23 +264,23 @@ fn logs_tail_and_timestamps() {
     let o = d.docker_run(&[
         "run",
         "--name",
-        "l",
+        "logs1",
         "busybox",
         "sh",
         "-c",
-        "echo one; echo two; echo oops >&2; echo three",
+        "echo one; echo two; echo oops >&2; sleep 0.2; echo three",
     ]);
     assert_eq!(o.ok(), "one\ntwo\nthree\n");
-    let o = d.docker_run(&["logs", "l"]);
+    let o = d.docker_run(&["logs", "logs1"]);
     assert_eq!(o.ok(), "one\ntwo\nthree\n");
     assert_eq!(o.stderr, "oops\n");
-    let o = d.docker_run(&["logs", "--tail", "1", "l"]);
+    let o = d.docker_run(&["logs", "--tail", "1", "logs1"]);
     assert_eq!(o.ok(), "three\n");
     assert_eq!(o.stderr, "", "the last line is on stdout");
-    let o = d.docker_run(&["logs", "--tail", "2", "l"]);
+    let o = d.docker_run(&["logs", "--tail", "2", "logs1"]);
     assert_eq!(o.ok(), "three\n");
     assert_eq!(o.stderr, "oops\n");
-    let o = d.docker_run(&["logs", "-t", "l"]);
+    let o = d.docker_run(&["logs", "-t", "logs1"]);
     let lines: Vec<&str> = o.ok().lines().collect();
     assert_eq!(lines.len(), 3, "{:?}", o.stdout);
     for (line, want) in lines.iter().zip(["one", "two", "three"]) {
@@ -299,7 +299,7 @@ fn logs_tail_and_timestamps() {
         );
     }
     // logs -f of an exited container ends.
-    let o = d.docker_run(&["logs", "-f", "l"]);
+    let o = d.docker_run(&["logs", "-f", "logs1"]);
     assert_eq!(o.ok(), "one\ntwo\nthree\n");
 }
 
@@ -466,17 +466,20 @@ fn restart_policy_on_failure_max() {
 #[test]
 fn stop_runs_the_term_trap() {
     let Some(d) = TestDaemon::start() else { return };
+    let sync = d.sync_dir();
     d.docker_ok(&[
         "run",
         "-d",
         "--name",
         "trap",
+        "-v",
+        &format!("{}:/sync", sync.display()),
         "busybox",
         "sh",
         "-c",
-        "trap 'exit 7' TERM; echo ready; while true; do sleep 0.1; done",
+        "trap 'exit 7' TERM; touch /sync/ready; while true; do sleep 0.1; done",
     ]);
-    wait_log(&d, "trap", "ready");
+    wait_file(&sync.join("ready"));
     let start = Instant::now();
     d.docker_ok(&["stop", "trap"]);
     let took = start.elapsed();
@@ -492,16 +495,16 @@ fn stop_runs_the_term_trap() {
 #[test]
 fn stop_kills_after_timeout() {
     let Some(d) = TestDaemon::start() else { return };
-    d.docker_ok(&["run", "-d", "--name", "s", "busybox", "sleep", "1000"]);
+    d.docker_ok(&["run", "-d", "--name", "sleeper", "busybox", "sleep", "1000"]);
     let start = Instant::now();
-    d.docker_ok(&["stop", "-t", "1", "s"]);
+    d.docker_ok(&["stop", "-t", "1", "sleeper"]);
     let took = start.elapsed();
     assert!(
         took >= Duration::from_millis(900) && took < Duration::from_secs(8),
         "stop -t 1 took {took:?}"
     );
     assert_eq!(
-        d.inspect_field("s", "{{.State.Status}} {{.State.ExitCode}}"),
+        d.inspect_field("sleeper", "{{.State.Status}} {{.State.ExitCode}}"),
         "exited 137"
     );
 }

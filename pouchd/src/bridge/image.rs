@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 /// A blocking reader over a request body, for the tar parser that runs on
 /// the blocking pool.
-struct BodyReader {
+pub(super) struct BodyReader {
     rx: mpsc::Receiver<std::io::Result<Bytes>>,
     cur: Bytes,
 }
@@ -39,7 +39,7 @@ impl Read for BodyReader {
     }
 }
 
-fn body_reader(body: Body) -> BodyReader {
+pub(super) fn body_reader(body: Body) -> BodyReader {
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {
         let mut s = body.into_data_stream();

@@ -147,8 +147,15 @@ pub fn summary(
     size_rw: Option<i64>,
     size_root: Option<i64>,
 ) -> ContainerSummary {
+    // Docker quotes arguments that contain spaces.
     let mut command = vec![m.path.clone()];
-    command.extend(m.args.iter().cloned());
+    command.extend(m.args.iter().map(|a| {
+        if a.contains(' ') {
+            format!("'{a}'")
+        } else {
+            a.clone()
+        }
+    }));
     ContainerSummary {
         id: m.id.clone(),
         names: vec![format!("/{}", m.name)],

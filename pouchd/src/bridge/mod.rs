@@ -1,6 +1,7 @@
 //! Bridge: Docker API objects in, manager calls, Docker API objects out.
 //! Handlers stay thin; the logic lives in the managers.
 
+pub mod archive;
 pub mod container;
 pub mod events;
 pub mod exec;

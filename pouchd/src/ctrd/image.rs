@@ -3,11 +3,14 @@
 //! no Transfer service, so this is the client's job).
 
 use super::client::{leased, timestamp_to_utc, Ctrd};
-use super::{chain_ids, BlobSource, Descriptor, ImageRecord, ImageStore};
+use super::{chain_ids, BlobSource, BlobStream, Descriptor, ImageRecord, ImageStore};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
 use containerd_client::services::v1::snapshots::{
     CommitSnapshotRequest, PrepareSnapshotRequest, RemoveSnapshotRequest, StatSnapshotRequest,
+};
+use containerd_client::services::v1::{
+    AbortRequest, AddResourceRequest, Resource as LeaseResource,
 };
 use containerd_client::services::v1::{
     ApplyRequest, CreateImageRequest, DeleteImageRequest, Image, InfoRequest, ListImagesRequest,
@@ -50,6 +53,7 @@ impl Ctrd {
         &self,
         lease: &str,
         layer: &Descriptor,
+        diff_id: &str,
         chain: &str,
         parent: &str,
     ) -> Result<()> {
@@ -73,10 +77,23 @@ impl Ctrd {
                 mounts,
                 ..Default::default()
             };
-            self.diff()
+            let applied = self
+                .diff()
                 .apply(leased(apply, lease))
                 .await
-                .map_err(|s| Error::from(s).context(format!("apply layer {}", layer.digest)))?;
+                .map_err(|s| Error::from(s).context(format!("apply layer {}", layer.digest)))?
+                .into_inner()
+                .applied;
+            // The snapshot is named after the diff IDs the image claims: a
+            // layer whose content does not match would poison that name.
+            if let Some(a) = applied {
+                if !a.digest.is_empty() && a.digest != diff_id {
+                    return Err(Error::invalid(format!(
+                        "layer {} unpacks to {} but the image config says {diff_id}",
+                        layer.digest, a.digest
+                    )));
+                }
+            }
             let commit = CommitSnapshotRequest {
                 snapshotter: self.snapshotter.clone(),
                 name: chain.to_string(),
@@ -144,7 +161,14 @@ impl ImageStore for Ctrd {
         if self.has_blob(digest).await? {
             return Ok(());
         }
-        let reference = format!("pouchd-load-{digest}");
+        // A stream (a download) gets its own ingest ref: concurrent pulls of
+        // one layer must not fight over a lock, and a failed one is aborted.
+        let streamed = matches!(src, BlobSource::Stream(_));
+        let reference = if streamed {
+            format!("pouchd-pull-{}-{digest}", rand_suffix())
+        } else {
+            format!("pouchd-load-{digest}")
+        };
         let total = size as i64;
         let expected = digest.to_string();
         let (tx, rx) = tokio::sync::mpsc::channel::<WriteContentRequest>(4);
@@ -164,6 +188,23 @@ impl ImageStore for Ctrd {
                         labels,
                     };
                 match src {
+                    BlobSource::Stream(mut chunks) => {
+                        while let Some(chunk) = chunks.next().await {
+                            let chunk = chunk?;
+                            if chunk.is_empty() {
+                                continue;
+                            }
+                            let n = chunk.len() as i64;
+                            let req =
+                                send(offset, chunk.to_vec(), WriteAction::Write, HashMap::new());
+                            offset += n;
+                            if tx.send(req).await.is_err() {
+                                return Ok(());
+                            }
+                        }
+                        let req = send(offset, Vec::new(), WriteAction::Commit, labels);
+                        let _ = tx.send(req).await;
+                    }
                     BlobSource::Bytes(b) => {
                         let req = send(0, b, WriteAction::Commit, labels);
                         let _ = tx.send(req).await;
@@ -216,12 +257,21 @@ impl ImageStore for Ctrd {
             Ok::<(), tonic::Status>(())
         };
         let (fed, written) = tokio::join!(feeder, call);
-        fed?;
-        match written {
-            Ok(()) => Ok(()),
-            Err(s) if s.code() == tonic::Code::AlreadyExists => Ok(()),
-            Err(s) => Err(Error::from(s).context(format!("write blob {digest}"))),
+        let result = match (fed, written) {
+            (Err(e), _) => Err(Error::from(e).context(format!("write blob {digest}"))),
+            (Ok(()), Ok(())) => Ok(()),
+            (Ok(()), Err(s)) if s.code() == tonic::Code::AlreadyExists => Ok(()),
+            (Ok(()), Err(s)) => Err(Error::from(s).context(format!("write blob {digest}"))),
+        };
+        if result.is_err() && streamed {
+            let abort = AbortRequest { r#ref: reference };
+            if let Err(s) = self.content().abort(leased(abort, lease)).await {
+                if s.code() != tonic::Code::NotFound {
+                    tracing::warn!(error = %s, "cannot abort ingest of {digest}");
+                }
+            }
         }
+        result
     }
 
     async fn read_blob(&self, digest: &str) -> Result<Vec<u8>> {
@@ -237,6 +287,32 @@ impl ImageStore for Ctrd {
             out.extend_from_slice(&chunk.data);
         }
         Ok(out)
+    }
+
+    async fn read_blob_stream(&self, digest: &str) -> Result<BlobStream> {
+        let req = ReadContentRequest {
+            digest: digest.to_string(),
+            offset: 0,
+            size: 0,
+        };
+        let stream = self.content().read(req).await?.into_inner();
+        Ok(Box::pin(stream.map(|chunk| {
+            chunk
+                .map(|c| bytes::Bytes::from(c.data))
+                .map_err(|s| std::io::Error::other(format!("read content: {}", s.message())))
+        })))
+    }
+
+    async fn lease_add_blob(&self, lease: &str, digest: &str) -> Result<()> {
+        let req = AddResourceRequest {
+            id: lease.to_string(),
+            resource: Some(LeaseResource {
+                id: digest.to_string(),
+                r#type: "content".to_string(),
+            }),
+        };
+        self.leases().add_resource(req).await?;
+        Ok(())
     }
 
     async fn has_blob(&self, digest: &str) -> Result<bool> {
@@ -265,9 +341,10 @@ impl ImageStore for Ctrd {
         }
         let chains = chain_ids(diff_ids);
         let mut parent = String::new();
-        for (layer, chain) in layers.iter().zip(&chains) {
+        for ((layer, chain), diff_id) in layers.iter().zip(&chains).zip(diff_ids) {
             if !self.snapshot_exists(chain).await? {
-                self.apply_layer(lease, layer, chain, &parent).await?;
+                self.apply_layer(lease, layer, diff_id, chain, &parent)
+                    .await?;
             }
             parent = chain.clone();
         }

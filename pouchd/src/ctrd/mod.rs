@@ -154,11 +154,26 @@ pub struct Descriptor {
     pub size: i64,
 }
 
+/// A stream of blob bytes (a registry download, a content store read).
+pub type BlobStream =
+    std::pin::Pin<Box<dyn futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send>>;
+
 /// A blob to put into the content store.
-#[derive(Debug, Clone)]
 pub enum BlobSource {
     File(PathBuf),
     Bytes(Vec<u8>),
+    /// Bytes as they arrive; an error item aborts the write.
+    Stream(BlobStream),
+}
+
+impl std::fmt::Debug for BlobSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BlobSource::File(p) => f.debug_tuple("File").field(p).finish(),
+            BlobSource::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            BlobSource::Stream(_) => f.write_str("Stream"),
+        }
+    }
 }
 
 /// Images, content and unpacking in containerd.
@@ -180,6 +195,16 @@ pub trait ImageStore: Send + Sync + 'static {
     async fn read_blob(&self, digest: &str) -> Result<Vec<u8>>;
     /// Whether a blob is present.
     async fn has_blob(&self, digest: &str) -> Result<bool>;
+    /// Reads a blob as a stream of chunks (for blobs too large to hold).
+    async fn read_blob_stream(&self, digest: &str) -> Result<BlobStream> {
+        let data = bytes::Bytes::from(self.read_blob(digest).await?);
+        Ok(Box::pin(futures::stream::once(async move { Ok(data) })))
+    }
+    /// Makes `lease` hold the (present) blob `digest`, so that GC cannot
+    /// take it while a pull that found it goes on.
+    async fn lease_add_blob(&self, _lease: &str, _digest: &str) -> Result<()> {
+        Ok(())
+    }
     /// Unpacks layers (base first) with their diff IDs into committed snapshots
     /// named by chain ID; returns the top chain ID.
     async fn unpack(

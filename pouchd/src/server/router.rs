@@ -1,6 +1,6 @@
 //! Routes of the Docker Engine API v1.41 onto bridge handlers.
 
-use crate::bridge::{container, events, exec, image, stream, system};
+use crate::bridge::{archive, container, events, exec, image, stream, system};
 use crate::daemon::Daemon;
 use crate::error::Error;
 use axum::extract::Request;
@@ -77,6 +77,11 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/containers/{id}/rename", post(container::rename))
         .route("/containers/{id}/resize", post(container::resize))
         .route("/containers/{id}/top", get(container::top))
+        .route(
+            "/containers/{id}/archive",
+            get(archive::get).head(archive::head).put(archive::put),
+        )
+        .route("/containers/{id}/export", get(archive::export))
         .route("/containers/{id}/changes", get(container::changes))
         .route("/containers/{id}/stats", get(container::stats))
         .route("/containers/{id}/attach", post(stream::attach))

@@ -58,6 +58,22 @@ pub fn diff(upper: &Path, lowers: &[PathBuf]) -> Vec<Change> {
             }
         }
     }
+    // runc creates empty mount points for the files pouchd bind-mounts; they
+    // are not the container's changes (Docker hides them in an init layer).
+    out.retain(|c| {
+        let mount_point =
+            ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"].contains(&c.path.as_str());
+        !(mount_point
+            && c.kind == ChangeKind::Added
+            && std::fs::symlink_metadata(upper.join(&c.path[1..])).is_ok_and(|m| m.len() == 0))
+    });
+    // A directory only counts as modified when something in it changed.
+    let paths: Vec<String> = out.iter().map(|c| c.path.clone()).collect();
+    out.retain(|c| {
+        c.kind != ChangeKind::Modified
+            || !std::fs::symlink_metadata(upper.join(&c.path[1..])).is_ok_and(|m| m.is_dir())
+            || paths.iter().any(|p| p.starts_with(&format!("{}/", c.path)))
+    });
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
 }

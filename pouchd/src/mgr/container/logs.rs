@@ -174,7 +174,11 @@ impl ContainerMgr {
                         return;
                     }
                 }
-                if !open && !got {
+                if !open {
+                    // The writers are gone: drain what is left, then end.
+                    if got {
+                        continue;
+                    }
                     return;
                 }
                 if opts.until.is_some_and(|u| Utc::now() > u) {

@@ -7,6 +7,7 @@
 pub mod archive;
 mod attach;
 mod changes;
+mod cp;
 mod create;
 mod exec;
 mod io;

@@ -5,9 +5,14 @@
 
 pub mod archive;
 mod load;
+mod pull;
+mod push;
 pub mod reference;
+pub mod registry;
 mod remove;
 mod tag;
+
+pub use pull::WantPlatform;
 
 pub use remove::ImageUse;
 
@@ -67,6 +72,8 @@ pub struct ImageMgr {
     // cache and containerd's records move together.
     write: tokio::sync::Mutex<()>,
     events: Arc<EventBus>,
+    // Registry settings (--insecure-registries), set after construction.
+    registries: RwLock<registry::Registries>,
 }
 
 impl ImageMgr {
@@ -83,6 +90,7 @@ impl ImageMgr {
             staging,
             write: tokio::sync::Mutex::new(()),
             events,
+            registries: RwLock::new(registry::Registries::default()),
         };
         mgr.reload().await?;
         Ok(mgr)

@@ -1,0 +1,362 @@
+//! Talking to image registries (Docker Registry v2 / OCI distribution) with
+//! `oci-client`: which hosts speak plain HTTP, credentials from
+//! `X-Registry-Auth`, registry errors in Docker's words, and the JSON
+//! progress stream of pull and push.
+
+mod auth;
+mod progress;
+
+pub use auth::{login, resolve_auth, AuthConfig};
+pub use progress::{short_id, Progress};
+pub(super) use progress::counting;
+
+use crate::error::Error;
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::{OciDistributionError, OciErrorCode};
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// The error of a registry operation. The daemon's [`Error`] has no
+/// "unauthorized" or "forbidden" kind, and Docker answers those with 401 and
+/// 403, so they are kept apart here.
+#[derive(Debug)]
+pub enum RegistryError {
+    /// The registry wants (other) credentials (401).
+    Unauthorized(String),
+    /// The credentials are good but not allowed to do this (403).
+    Denied(String),
+    Other(Error),
+}
+
+impl fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegistryError::Unauthorized(m) | RegistryError::Denied(m) => f.write_str(m),
+            RegistryError::Other(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for RegistryError {}
+
+impl From<Error> for RegistryError {
+    fn from(e: Error) -> Self {
+        RegistryError::Other(e)
+    }
+}
+
+/// Result of registry operations.
+pub type RegResult<T> = std::result::Result<T, RegistryError>;
+
+/// Hosts that are reached over plain HTTP.
+///
+/// As in Docker, loopback registries (`localhost`, `127.0.0.0/8`, `::1`) are
+/// insecure without configuration; `--insecure-registries` adds entries:
+/// `host:port`, `host` (that host on the default port), `host:*` (any port)
+/// or a CIDR (`10.0.0.0/8`, matching IP literals).
+#[derive(Debug, Clone, Default)]
+pub struct Registries {
+    insecure: Vec<Pattern>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Pattern {
+    Exact(String),
+    AnyPort(String),
+    Cidr(IpAddr, u8),
+}
+
+impl Registries {
+    /// Parses the `--insecure-registries` entries.
+    pub fn new(insecure: &[String]) -> crate::Result<Self> {
+        let mut out = Vec::new();
+        for raw in insecure {
+            let e = raw
+                .trim()
+                .trim_start_matches("http://")
+                .trim_start_matches("https://")
+                .trim_end_matches('/')
+                .to_ascii_lowercase();
+            let bad = || Error::invalid(format!("invalid insecure registry {raw:?}"));
+            if e.is_empty() || e.chars().any(|c| c.is_whitespace()) {
+                return Err(bad());
+            }
+            if let Some((ip, bits)) = e.split_once('/') {
+                let ip: IpAddr = ip.parse().map_err(|_| bad())?;
+                let bits: u8 = bits.parse().map_err(|_| bad())?;
+                let max = if ip.is_ipv4() { 32 } else { 128 };
+                if bits > max {
+                    return Err(bad());
+                }
+                out.push(Pattern::Cidr(ip, bits));
+            } else if let Some(host) = e.strip_suffix(":*") {
+                out.push(Pattern::AnyPort(host.to_string()));
+            } else {
+                out.push(Pattern::Exact(e));
+            }
+        }
+        Ok(Registries { insecure: out })
+    }
+
+    /// Whether `host` (`name[:port]`, `[v6]:port`) is reached over plain HTTP.
+    pub fn is_insecure(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        let name = host_name(&host);
+        if name == "localhost" {
+            return true;
+        }
+        let ip: Option<IpAddr> = name.parse().ok();
+        if ip.is_some_and(|ip| ip.is_loopback()) {
+            return true;
+        }
+        self.insecure.iter().any(|p| match p {
+            Pattern::Exact(e) => *e == host,
+            Pattern::AnyPort(h) => h == name,
+            Pattern::Cidr(net, bits) => ip.is_some_and(|ip| in_cidr(ip, *net, *bits)),
+        })
+    }
+
+    /// A registry client for `host`. A new one per operation: oci-client
+    /// keeps the first credentials it saw for a registry.
+    pub fn client(&self, host: &str) -> oci_client::Client {
+        install_crypto_provider();
+        let protocol = if self.is_insecure(host) {
+            ClientProtocol::HttpsExcept(vec![host.to_string()])
+        } else {
+            ClientProtocol::Https
+        };
+        oci_client::Client::new(ClientConfig {
+            protocol,
+            use_monolithic_push: true,
+            platform_resolver: None,
+            connect_timeout: Some(Duration::from_secs(30)),
+            read_timeout: Some(Duration::from_secs(120)),
+            user_agent: concat!("pouchd/", env!("CARGO_PKG_VERSION")),
+            ..Default::default()
+        })
+    }
+
+    /// `http` or `https` for `host`.
+    pub fn scheme(&self, host: &str) -> &'static str {
+        if self.is_insecure(host) {
+            "http"
+        } else {
+            "https"
+        }
+    }
+}
+
+/// The host part of `host[:port]` / `[v6][:port]`.
+fn host_name(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((h, port)) if !h.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
+fn in_cidr(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => {
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits as u32)
+            };
+            u32::from(a) & mask == u32::from(b) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(b)) => {
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits as u32)
+            };
+            u128::from(a) & mask == u128::from(b) & mask
+        }
+        _ => false,
+    }
+}
+
+/// reqwest is built without a TLS crypto provider (the default one is a
+/// slow C build): rustls' ring provider is installed once, before any client.
+pub fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err means another provider is installed already: fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// Registry host (`docker.io`, `127.0.0.1:5000`) and path of a normalised repo.
+pub fn split_repo(repo: &str) -> (&str, &str) {
+    repo.split_once('/').unwrap_or(("docker.io", repo))
+}
+
+/// The oci-client reference of a normalised pouch reference.
+pub fn oci_reference(
+    repo: &str,
+    tag: Option<&str>,
+    digest: Option<&str>,
+) -> oci_client::Reference {
+    let (host, path) = split_repo(repo);
+    match (digest, tag) {
+        (Some(d), _) => oci_client::Reference::with_digest(host.into(), path.into(), d.into()),
+        (None, t) => {
+            oci_client::Reference::with_tag(host.into(), path.into(), t.unwrap_or("latest").into())
+        }
+    }
+}
+
+/// An error and its causes, `a: b: c`.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+/// What an operation was doing, for error messages.
+pub struct Doing<'a> {
+    /// The reference as the user wrote it, familiar (`busybox:latest`).
+    pub name: &'a str,
+    /// The registry host.
+    pub host: &'a str,
+    /// Whether the host is reached over plain HTTP.
+    pub insecure: bool,
+    /// Whether credentials were sent.
+    pub with_credentials: bool,
+}
+
+/// Turns an oci-client error into Docker-like words and kinds.
+pub fn map_error(e: OciDistributionError, what: &Doing<'_>) -> RegistryError {
+    let name = what.name;
+    let unauthorized = || {
+        if what.with_credentials {
+            RegistryError::Unauthorized(format!(
+                "unauthorized: access to {name} denied: incorrect username or password"
+            ))
+        } else {
+            RegistryError::Unauthorized(format!(
+                "unauthorized: authentication required for {name} (run `docker login {}`)",
+                what.host
+            ))
+        }
+    };
+    match e {
+        OciDistributionError::UnauthorizedError { .. } => unauthorized(),
+        OciDistributionError::AuthenticationFailure(reason) => RegistryError::Unauthorized(
+            format!("unauthorized: authentication with {} failed: {reason}", what.host),
+        ),
+        OciDistributionError::RegistryError { envelope, .. } => {
+            let Some(first) = envelope.errors.first() else {
+                return Error::system(format!("{name}: registry error")).into();
+            };
+            let msg = if first.message.is_empty() {
+                "no message".to_string()
+            } else {
+                first.message.clone()
+            };
+            match &first.code {
+                OciErrorCode::ManifestUnknown => Error::not_found(format!(
+                    "manifest for {name} not found: manifest unknown: {msg}"
+                ))
+                .into(),
+                OciErrorCode::NameUnknown => Error::not_found(format!(
+                    "pull access denied for {name}, repository does not exist or may require 'docker login': name unknown: {msg}"
+                ))
+                .into(),
+                OciErrorCode::BlobUnknown | OciErrorCode::NotFound => {
+                    Error::not_found(format!("{name}: not found: {msg}")).into()
+                }
+                OciErrorCode::Unauthorized => unauthorized(),
+                OciErrorCode::Denied => RegistryError::Denied(format!(
+                    "denied: requested access to {name} is denied: {msg}"
+                )),
+                OciErrorCode::Toomanyrequests => Error::Unavailable(format!(
+                    "toomanyrequests: {msg}"
+                ))
+                .into(),
+                other => Error::system(format!("{name}: {other:?}: {msg}")).into(),
+            }
+        }
+        OciDistributionError::ServerError { code, url, message } => match code {
+            401 => unauthorized(),
+            403 => RegistryError::Denied(format!("denied: requested access to {name} is denied")),
+            404 => Error::not_found(format!("manifest for {name} not found: {url}: 404")).into(),
+            _ => Error::system(format!(
+                "{url}: registry answered {code}: {}",
+                message.trim()
+            ))
+            .into(),
+        },
+        OciDistributionError::RequestError(err) => {
+            let mut m = format!("{}: {}", what.host, error_chain(&err));
+            if !what.insecure && (err.is_connect() || err.is_request()) {
+                m.push_str(&format!(
+                    " (if {} serves plain HTTP, start pouchd with --insecure-registries {})",
+                    what.host, what.host
+                ));
+            }
+            Error::system(m).into()
+        }
+        other => Error::system(format!("{name}: {}", error_chain(&other))).into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insecure_matching() {
+        let r = Registries::new(&[
+            "myreg.example:5000".to_string(),
+            "http://other.example:*".to_string(),
+            "10.1.0.0/16".to_string(),
+        ])
+        .unwrap();
+        assert!(r.is_insecure("myreg.example:5000"));
+        assert!(!r.is_insecure("myreg.example:5001"));
+        assert!(!r.is_insecure("myreg.example"));
+        assert!(r.is_insecure("other.example:1234"));
+        assert!(r.is_insecure("other.example"));
+        assert!(r.is_insecure("10.1.2.3:5000"));
+        assert!(!r.is_insecure("10.2.2.3:5000"));
+        assert!(r.is_insecure("127.0.0.1:5000"));
+        assert!(r.is_insecure("localhost:5000"));
+        assert!(r.is_insecure("[::1]:5000"));
+        assert!(!r.is_insecure("docker.io"));
+        assert!(!Registries::default().is_insecure("registry.example:5000"));
+        assert_eq!(r.scheme("docker.io"), "https");
+        assert_eq!(r.scheme("10.1.0.1"), "http");
+    }
+
+    #[test]
+    fn bad_insecure_entries() {
+        for bad in ["", "a b", "10.0.0.0/40", "x/y"] {
+            assert!(Registries::new(&[bad.to_string()]).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn oci_references() {
+        let r = oci_reference("docker.io/library/busybox", Some("1.36"), None);
+        assert_eq!(r.registry(), "docker.io");
+        assert_eq!(r.repository(), "library/busybox");
+        assert_eq!(r.tag(), Some("1.36"));
+        let d = format!("sha256:{}", "a".repeat(64));
+        let r = oci_reference("127.0.0.1:5000/test/busybox", None, Some(&d));
+        assert_eq!(r.registry(), "127.0.0.1:5000");
+        assert_eq!(r.digest(), Some(d.as_str()));
+    }
+}

@@ -1,0 +1,171 @@
+//! pouchd killed with SIGKILL and started again: containers survive it, their
+//! state is recovered, and output written meanwhile is not lost.
+
+use pouch_tests::{wait_for, TestDaemon};
+use std::path::Path;
+use std::time::Duration;
+
+fn wait_file(p: &Path) {
+    wait_for(&format!("{}", p.display()), Duration::from_secs(20), || {
+        p.exists().then_some(())
+    });
+}
+
+/// `NAME STATE` lines of `docker ps -a`, sorted.
+fn ps_states(d: &TestDaemon) -> Vec<String> {
+    let mut v: Vec<String> = d
+        .docker_ok(&["ps", "-a", "--format", "{{.Names}} {{.State}}"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn running_and_exited_containers_survive_kill9() {
+    let Some(mut d) = TestDaemon::start() else {
+        return;
+    };
+    d.docker_ok(&["run", "-d", "--name", "runner", "busybox", "sleep", "1000"]);
+    d.docker_ok(&[
+        "run", "-d", "--name", "exited5", "busybox", "sh", "-c", "exit 5",
+    ]);
+    assert_eq!(d.docker_ok(&["wait", "exited5"]), "5");
+    let pid = d.inspect_field("runner", "{{.State.Pid}}");
+    let id = d.inspect_field("runner", "{{.Id}}");
+    assert_eq!(ps_states(&d), ["exited5 exited", "runner running"]);
+
+    d.kill9();
+    // The container does not depend on pouchd.
+    let procs = std::fs::read_to_string(format!("/sys/fs/cgroup/pids/{}/{id}/cgroup.procs", d.ns))
+        .unwrap_or_default();
+    assert!(
+        procs.lines().any(|l| l.trim() == pid),
+        "container process {pid} gone with pouchd: {procs:?}"
+    );
+    d.restart();
+
+    assert_eq!(ps_states(&d), ["exited5 exited", "runner running"]);
+    assert_eq!(
+        d.inspect_field("exited5", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 5"
+    );
+    assert_eq!(
+        d.inspect_field("runner", "{{.State.Status}} {{.State.Pid}}"),
+        format!("running {pid}")
+    );
+    assert_eq!(d.docker_ok(&["ps", "-q", "--no-trunc"]), id);
+
+    // The recovered container is fully under control again.
+    d.docker_ok(&["stop", "-t", "1", "runner"]);
+    let code = d.inspect_field("runner", "{{.State.Status}} {{.State.ExitCode}}");
+    assert!(
+        code == "exited 137" || code == "exited 143",
+        "after stop: {code}"
+    );
+    assert_eq!(d.docker_ok(&["wait", "runner"]), &code[7..]);
+    // And the exited one can run again.
+    d.docker_ok(&["start", "exited5"]);
+    assert_eq!(d.docker_ok(&["wait", "exited5"]), "5");
+    d.docker_ok(&["rm", "runner", "exited5"]);
+    assert_eq!(d.docker_ok(&["ps", "-a", "-q"]), "");
+}
+
+/// Reads the container's json-file log on the host.
+fn log_file(d: &TestDaemon, name: &str) -> String {
+    let path = d.inspect_field(name, "{{.LogPath}}");
+    assert!(!path.is_empty(), "no LogPath");
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// Output written while pouchd is down, and after it is back, lands in the
+/// container's log; the log stays ordered.
+#[test]
+fn output_while_daemon_down_reaches_the_log() {
+    let Some(mut d) = TestDaemon::start() else {
+        return;
+    };
+    let sync = d.sync_dir();
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "late",
+        "-v",
+        &format!("{}:/sync", sync.display()),
+        "busybox",
+        "sh",
+        "-c",
+        "echo early; while [ ! -e /sync/down ]; do sleep 0.05; done; echo late; \
+         touch /sync/wrote; while [ ! -e /sync/back ]; do sleep 0.05; done; \
+         echo after; sleep 1000",
+    ]);
+    wait_for("early output", Duration::from_secs(20), || {
+        log_file(&d, "late").contains("\"early\\n\"").then_some(())
+    });
+    d.kill9();
+    std::fs::write(sync.join("down"), "").unwrap();
+    wait_file(&sync.join("wrote"));
+    d.restart();
+    std::fs::write(sync.join("back"), "").unwrap();
+    let log = wait_for("output after the restart", Duration::from_secs(20), || {
+        let l = log_file(&d, "late");
+        l.contains("\"after\\n\"").then_some(l)
+    });
+    let lines: Vec<String> = log
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("bad log line {l:?}: {e}"));
+            assert_eq!(v["stream"], "stdout", "{l}");
+            v["log"].as_str().expect("log is a string").to_string()
+        })
+        .collect();
+    assert_eq!(lines, ["early\n", "late\n", "after\n"]);
+    assert_eq!(d.inspect_field("late", "{{.State.Status}}"), "running");
+    // And through the API, as `docker logs` shows it.
+    let o = d.docker_run(&["logs", "late"]);
+    assert_eq!(o.ok(), "early\nlate\nafter\n");
+    let o = d.docker_run(&["logs", "--tail", "2", "late"]);
+    assert_eq!(o.ok(), "late\nafter\n");
+}
+
+/// A container that exits while pouchd is down is seen as exited, with its
+/// exit code, once pouchd is back.
+#[test]
+fn exit_while_daemon_down_is_recorded() {
+    let Some(mut d) = TestDaemon::start() else {
+        return;
+    };
+    let sync = d.sync_dir();
+    let id = d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "quitter",
+        "-v",
+        &format!("{}:/sync", sync.display()),
+        "busybox",
+        "sh",
+        "-c",
+        "while [ ! -e /sync/quit ]; do sleep 0.05; done; exit 6",
+    ]);
+    d.kill9();
+    std::fs::write(sync.join("quit"), "").unwrap();
+    // Wait for the container's processes to be gone.
+    let procs = format!("/sys/fs/cgroup/pids/{}/{id}/cgroup.procs", d.ns);
+    wait_for("the container to exit", Duration::from_secs(20), || {
+        std::fs::read_to_string(&procs)
+            .map(|s| s.trim().is_empty())
+            .unwrap_or(true)
+            .then_some(())
+    });
+    d.restart();
+    wait_for("the exit to be recorded", Duration::from_secs(20), || {
+        let s = d.inspect_field("quitter", "{{.State.Status}} {{.State.ExitCode}}");
+        (s == "exited 6").then_some(())
+    });
+    assert_eq!(d.docker_ok(&["wait", "quitter"]), "6");
+    assert_eq!(d.docker_ok(&["ps", "-q"]), "");
+}
