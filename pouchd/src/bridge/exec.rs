@@ -65,13 +65,9 @@ pub async fn resize(
     RawQuery(q): RawQuery,
 ) -> Result<StatusCode> {
     let p = Params::parse(q.as_deref());
-    let dim = |k: &str| -> Result<u32> {
-        let v = p.int(k)?.unwrap_or(0);
-        u32::try_from(v).map_err(|_| Error::invalid(format!("invalid {k}: {v}")))
-    };
     state
         .containers
-        .exec_resize(&id, dim("w")?, dim("h")?)
+        .exec_resize(&id, p.u32("w")?, p.u32("h")?)
         .await?;
     Ok(StatusCode::OK)
 }

@@ -56,6 +56,12 @@ impl Params {
         }
     }
 
+    /// A non-negative 32-bit value (terminal sizes); absent is 0.
+    pub fn u32(&self, key: &str) -> Result<u32> {
+        let v = self.int(key)?.unwrap_or(0);
+        u32::try_from(v).map_err(|_| Error::invalid(format!("invalid {key}: {v}")))
+    }
+
     pub fn filters(&self) -> Result<Filters> {
         Filters::parse_opt(self.str("filters")).map_err(Error::InvalidParameter)
     }

@@ -55,6 +55,27 @@ async fn env() -> Env {
     }
 }
 
+/// Makes the fake task exit with `code` once it gets `signal` (any signal when `None`),
+/// as a process would.
+fn exit_on_kill(e: &Env, id: &str, signal: Option<u32>, code: u32) {
+    let rt = e.rt.clone();
+    let events = e.events.clone();
+    let id = id.to_string();
+    tokio::spawn(async move {
+        loop {
+            if rt
+                .kills()
+                .iter()
+                .any(|(_, s)| signal.is_none_or(|want| *s == want))
+            {
+                let _ = events.send(rt.exit(&id, code)).await;
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+}
+
 fn config(cmd: &[&str]) -> Config {
     Config {
         image: "busybox".into(),
@@ -178,18 +199,7 @@ async fn stop_escalates_to_sigkill_after_timeout() {
         .unwrap()
         .id;
     e.mgr.start(&id).await.unwrap();
-    let rt = e.rt.clone();
-    let events = e.events.clone();
-    let id2 = id.clone();
-    tokio::spawn(async move {
-        loop {
-            if rt.kills().iter().any(|(_, s)| *s == 9) {
-                let _ = events.send(rt.exit(&id2, 137)).await;
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    });
+    exit_on_kill(&e, &id, Some(9), 137);
     e.mgr.stop(&id, Some(0)).await.unwrap();
     let sigs: Vec<u32> = e.rt.kills().iter().map(|(_, s)| *s).collect();
     assert_eq!(sigs, vec![15, 9]);
@@ -214,15 +224,7 @@ async fn restart_policy_always_restarts_until_stopped() {
     })
     .await;
     // A manual stop is final.
-    let rt = e.rt.clone();
-    let events = e.events.clone();
-    let id2 = id.clone();
-    tokio::spawn(async move {
-        while rt.kills().is_empty() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let _ = events.send(rt.exit(&id2, 143)).await;
-    });
+    exit_on_kill(&e, &id, None, 143);
     e.mgr.stop(&id, Some(10)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(e.mgr.get(&id).unwrap().meta().state.status, Status::Exited);
@@ -271,15 +273,7 @@ async fn remove_needs_force_for_running_containers() {
         Err(Error::Conflict(_))
     ));
     let removed = e.mgr.wait(&id, WaitCondition::Removed).unwrap();
-    let rt = e.rt.clone();
-    let events = e.events.clone();
-    let id2 = id.clone();
-    tokio::spawn(async move {
-        while rt.kills().is_empty() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let _ = events.send(rt.exit(&id2, 137)).await;
-    });
+    exit_on_kill(&e, &id, None, 137);
     e.mgr.remove(&id, true).await.unwrap();
     assert_eq!(
         tokio::time::timeout(Duration::from_secs(5), removed)
