@@ -89,7 +89,7 @@ impl ContainerMgr {
         let exec = Arc::new(Exec {
             id: id.clone(),
             container_id: c.id.clone(),
-            io: Arc::new(ContainerIo::new(config.tty)),
+            io: Arc::new(ContainerIo::new()),
             config,
             state: Mutex::new(ExecState::default()),
             done,

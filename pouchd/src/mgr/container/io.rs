@@ -122,7 +122,7 @@ pub fn stdio_paths(dir: &Path, tty: bool, stdin: bool) -> Stdio {
 }
 
 impl ContainerIo {
-    pub fn new(_tty: bool) -> Self {
+    pub fn new() -> Self {
         let (output, _) = broadcast::channel(256);
         let (log, _) = watch::channel(LogState::default());
         let (stdin_gen, _) = watch::channel(0);

@@ -39,7 +39,7 @@ impl Container {
         });
         Container {
             id: meta.id.clone(),
-            io: Arc::new(ContainerIo::new(meta.config.tty)),
+            io: Arc::new(ContainerIo::new()),
             meta: Mutex::new(meta),
             op: tokio::sync::Mutex::new(()),
             wait,
