@@ -40,6 +40,10 @@ pub struct Flags {
     /// Default log driver option (max-size=10m, max-file=3); repeatable.
     #[arg(long = "log-opt")]
     pub log_opt: Vec<String>,
+    /// Registry reached over plain HTTP (`host:port`, `host:*`, a CIDR);
+    /// repeatable. Loopback registries are always allowed plain HTTP.
+    #[arg(long = "insecure-registries", alias = "insecure-registry")]
+    pub insecure_registries: Vec<String>,
     /// Debug logging.
     #[arg(short = 'D', long = "debug")]
     pub debug: bool,
@@ -58,6 +62,7 @@ pub struct FileConfig {
     pub exec_root_dir: Option<PathBuf>,
     pub log_driver: Option<String>,
     pub log_opts: std::collections::HashMap<String, String>,
+    pub insecure_registries: Vec<String>,
     pub debug: bool,
 }
 
@@ -72,6 +77,7 @@ pub struct Config {
     pub pidfile: Option<PathBuf>,
     pub exec_root: PathBuf,
     pub log_config: pouch_api::container::LogConfig,
+    pub insecure_registries: Vec<String>,
     pub debug: bool,
 }
 
@@ -130,7 +136,14 @@ impl Config {
             config: log_opts,
         };
         crate::mgr::container::validate_log_config(&log_config)?;
+        let insecure_registries = if flags.insecure_registries.is_empty() {
+            file.insecure_registries
+        } else {
+            flags.insecure_registries
+        };
+        crate::mgr::image::registry::Registries::new(&insecure_registries)?;
         Ok(Config {
+            insecure_registries,
             log_config,
             home_dir: flags
                 .home_dir
@@ -179,6 +192,35 @@ mod tests {
         assert_eq!(c.namespace, "fromfile");
         assert!(c.debug);
         assert_eq!(c.listen, vec!["unix:///var/run/pouchd.sock".to_string()]);
+    }
+
+    #[test]
+    fn insecure_registries_from_file_or_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.json");
+        std::fs::write(&f, r#"{"insecure-registries": ["reg.example:5000"]}"#).unwrap();
+        let flags = Flags {
+            config_file: Some(f.clone()),
+            ..Default::default()
+        };
+        let c = Config::resolve(flags).unwrap();
+        assert_eq!(c.insecure_registries, vec!["reg.example:5000".to_string()]);
+        let flags = Flags {
+            config_file: Some(f),
+            insecure_registries: vec!["other:*".into()],
+            ..Default::default()
+        };
+        let c = Config::resolve(flags).unwrap();
+        assert_eq!(c.insecure_registries, vec!["other:*".to_string()]);
+        let empty = dir.path().join("empty.json");
+        std::fs::write(&empty, "{}").unwrap();
+        let flags = Flags {
+            config_file: Some(empty),
+            insecure_registries: vec!["bad entry".into()],
+            ..Default::default()
+        };
+        let err = Config::resolve(flags).unwrap_err().to_string();
+        assert!(err.contains("insecure registry"), "{err}");
     }
 
     #[test]

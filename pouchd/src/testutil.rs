@@ -30,6 +30,9 @@ pub struct FakeState {
     pub fail_start: Option<String>,
     pub blobs: HashMap<String, Vec<u8>>,
     pub images: BTreeMap<String, ImageRecord>,
+    /// Leases created and not deleted yet.
+    pub leases: std::collections::BTreeSet<String>,
+    pub lease_seq: u64,
 }
 
 impl FakeRuntime {
@@ -238,9 +241,14 @@ impl Runtime for FakeRuntime {
 #[async_trait]
 impl ImageStore for FakeRuntime {
     async fn lease_create(&self) -> Result<String> {
-        Ok("lease".into())
+        let mut st = self.st();
+        st.lease_seq += 1;
+        let id = format!("lease-{}", st.lease_seq);
+        st.leases.insert(id.clone());
+        Ok(id)
     }
-    async fn lease_delete(&self, _lease: &str) -> Result<()> {
+    async fn lease_delete(&self, lease: &str) -> Result<()> {
+        self.st().leases.remove(lease);
         Ok(())
     }
     async fn write_blob(

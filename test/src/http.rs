@@ -109,6 +109,175 @@ pub fn request(
     parse(&raw)
 }
 
+/// A response whose body is read while it arrives (events, stats, follow):
+/// the status and headers are parsed, the (possibly chunked) body is read
+/// line by line. Dropping it closes the connection.
+pub struct Streaming {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    stream: UnixStream,
+    chunked: bool,
+    /// Raw bytes read but not decoded yet (chunk framing).
+    raw: Vec<u8>,
+    /// Decoded body bytes not consumed yet.
+    body: Vec<u8>,
+    /// Bytes left in the current chunk (chunked bodies).
+    chunk_left: usize,
+    eof: bool,
+}
+
+/// Sends a request without a body and returns once the response head has
+/// arrived (within `limit`); the body is then read with [`Streaming`].
+pub fn open_stream(
+    sock: &Path,
+    method: &str,
+    path: &str,
+    limit: Duration,
+) -> std::io::Result<Streaming> {
+    let mut s = UnixStream::connect(sock)?;
+    s.set_write_timeout(Some(Duration::from_secs(30)))?;
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: pouch-tests\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(head.as_bytes())?;
+    let deadline = std::time::Instant::now() + limit;
+    let mut raw = Vec::new();
+    let end = loop {
+        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no response head for {method} {path} within {limit:?}"),
+            ));
+        }
+        s.set_read_timeout(Some(left))?;
+        let mut buf = [0u8; 8192];
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            return Err(invalid(format!(
+                "connection closed before the response head: {:?}",
+                String::from_utf8_lossy(&raw)
+            )));
+        }
+        raw.extend_from_slice(&buf[..n]);
+    };
+    // Reuse the parser for the head.
+    let parsed = parse(&raw[..end + 4])?;
+    let chunked = parsed.headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.to_ascii_lowercase().contains("chunked")
+    });
+    Ok(Streaming {
+        status: parsed.status,
+        headers: parsed.headers,
+        stream: s,
+        chunked,
+        raw: raw[end + 4..].to_vec(),
+        body: Vec::new(),
+        chunk_left: 0,
+        eof: false,
+    })
+}
+
+impl Streaming {
+    /// Moves complete data from `raw` to `body`; sets `eof` at the last chunk.
+    fn decode(&mut self) -> std::io::Result<()> {
+        if !self.chunked {
+            self.body.append(&mut self.raw);
+            return Ok(());
+        }
+        loop {
+            if self.chunk_left > 0 {
+                let take = self.chunk_left.min(self.raw.len());
+                if take == 0 {
+                    return Ok(());
+                }
+                self.body.extend(self.raw.drain(..take));
+                self.chunk_left -= take;
+                continue;
+            }
+            // Between chunks: optional CRLF after data, then "size\r\n".
+            if self.raw.starts_with(b"\r\n") {
+                self.raw.drain(..2);
+            }
+            let Some(eol) = self.raw.windows(2).position(|w| w == b"\r\n") else {
+                return Ok(());
+            };
+            if eol == 0 {
+                self.raw.drain(..2);
+                continue;
+            }
+            let line = String::from_utf8_lossy(&self.raw[..eol]).to_string();
+            let size_str = line.split(';').next().unwrap_or("").trim();
+            let size = usize::from_str_radix(size_str, 16)
+                .map_err(|_| invalid(format!("bad chunk size {size_str:?}")))?;
+            self.raw.drain(..eol + 2);
+            if size == 0 {
+                self.eof = true;
+                return Ok(());
+            }
+            self.chunk_left = size;
+        }
+    }
+
+    /// Reads more bytes, waiting until `deadline`; false when nothing came
+    /// (end of stream or deadline).
+    fn fill(&mut self, deadline: std::time::Instant) -> std::io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Ok(false);
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        let mut buf = [0u8; 16384];
+        match self.stream.read(&mut buf) {
+            Ok(0) => {
+                self.eof = true;
+                Ok(false)
+            }
+            Ok(n) => {
+                self.raw.extend_from_slice(&buf[..n]);
+                self.decode()?;
+                Ok(true)
+            }
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The next line of the body (without its newline); `None` when the
+    /// stream ended or nothing complete arrived within `limit`.
+    pub fn next_line(&mut self, limit: Duration) -> std::io::Result<Option<String>> {
+        let deadline = std::time::Instant::now() + limit;
+        self.decode()?;
+        loop {
+            if let Some(i) = self.body.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.body.drain(..=i).collect();
+                return Ok(Some(
+                    String::from_utf8_lossy(&line[..line.len() - 1]).into_owned(),
+                ));
+            }
+            if !self.fill(deadline)? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// True once the server ended the body (or closed the connection).
+    pub fn ended(&self) -> bool {
+        self.eof
+    }
+}
+
 fn invalid(msg: impl Into<String>) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, msg.into())
 }

@@ -41,6 +41,11 @@ pub fn pouchd_bin() -> PathBuf {
     env_path("POUCHD_BIN", || workspace().join("target/debug/pouchd"))
 }
 
+/// The pouch CLI (`$POUCH_BIN`, default `target/debug/pouch`).
+pub fn pouch_bin() -> PathBuf {
+    env_path("POUCH_BIN", || workspace().join("target/debug/pouch"))
+}
+
 pub fn docker_bin() -> PathBuf {
     env_path("POUCH_TEST_DOCKER_BIN", || PathBuf::from("/usr/bin/docker"))
 }
@@ -317,6 +322,8 @@ pub struct TestDaemon {
     /// The containerd namespace (and cgroup parent) of this daemon.
     pub ns: String,
     child: Option<Child>,
+    /// Extra pouchd flags (kept across restarts).
+    extra_args: Vec<String>,
 }
 
 impl TestDaemon {
@@ -327,6 +334,11 @@ impl TestDaemon {
     }
 
     pub fn start_with(opts: Options) -> Option<TestDaemon> {
+        Self::start_with_args(opts, &[])
+    }
+
+    /// Starts a daemon with extra pouchd flags (e.g. `--insecure-registries`).
+    pub fn start_with_args(opts: Options, args: &[&str]) -> Option<TestDaemon> {
         if !can_run() {
             return None;
         }
@@ -342,6 +354,7 @@ impl TestDaemon {
             ns: format!("pt-{}", random_hex(10)),
             dir,
             child: None,
+            extra_args: args.iter().map(|a| a.to_string()).collect(),
         };
         // From here on, a panic drops `d`, which cleans up.
         d.spawn_and_wait();
@@ -377,6 +390,7 @@ impl TestDaemon {
             .arg(&self.ns)
             .arg("--pidfile")
             .arg(self.dir.join("pouchd.pid"))
+            .args(&self.extra_args)
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(log)
@@ -504,13 +518,27 @@ impl TestDaemon {
     /// The docker CLI pointed at this daemon, with its own config dir.
     pub fn docker(&self) -> Command {
         let mut c = Command::new(docker_bin());
+        self.docker_env(&mut c);
+        c
+    }
+
+    fn docker_env(&self, c: &mut Command) {
         c.env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
             .env("DOCKER_CONFIG", self.dir.join("docker-config"))
             .env_remove("DOCKER_CONTEXT")
             .env_remove("DOCKER_API_VERSION")
             .env_remove("DOCKER_TLS_VERIFY")
             .env_remove("DOCKER_CERT_PATH");
-        c
+    }
+
+    /// Runs `sh -c SCRIPT` (60 s limit) with the docker CLI's environment
+    /// and `$DOCKER` set to the docker binary, for pipelines such as
+    /// `"$DOCKER" export c | tar t`.
+    pub fn docker_sh(&self, script: &str) -> Output {
+        let mut c = Command::new("sh");
+        self.docker_env(&mut c);
+        c.env("DOCKER", docker_bin()).arg("-c").arg(script);
+        run_with_timeout(&mut c, None, Duration::from_secs(60))
     }
 
     /// Runs `docker ARGS` (60 s limit) and returns its output.
@@ -545,6 +573,48 @@ impl TestDaemon {
     #[track_caller]
     pub fn inspect_field(&self, name: &str, format: &str) -> String {
         self.docker_ok(&["inspect", "-f", format, name])
+    }
+
+    /// The pouch CLI pointed at this daemon (`POUCH_HOST=unix://<sock>`).
+    pub fn pouch(&self) -> Command {
+        let bin = pouch_bin();
+        assert!(
+            bin.exists(),
+            "{} does not exist: run `cargo build -p pouch-cli` (or set POUCH_BIN)",
+            bin.display()
+        );
+        let mut c = Command::new(bin);
+        c.env("POUCH_HOST", format!("unix://{}", self.sock.display()))
+            .env("NO_COLOR", "1");
+        c
+    }
+
+    /// Runs `pouch ARGS` (60 s limit) and returns its output.
+    pub fn pouch_run(&self, args: &[&str]) -> Output {
+        run_with_timeout(self.pouch().args(args), None, Duration::from_secs(60))
+    }
+
+    /// Runs `pouch ARGS` with `stdin` as input.
+    pub fn pouch_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        run_with_timeout(
+            self.pouch().args(args),
+            Some(stdin),
+            Duration::from_secs(60),
+        )
+    }
+
+    /// Runs `pouch ARGS`, asserts success and returns stdout trimmed.
+    #[track_caller]
+    pub fn pouch_ok(&self, args: &[&str]) -> String {
+        let o = self.pouch_run(args);
+        assert!(
+            o.status.success(),
+            "pouch {args:?} failed ({}): stdout {:?} stderr {:?}",
+            o.status,
+            o.stdout,
+            o.stderr
+        );
+        o.stdout.trim().to_string()
     }
 
     /// A bollard client speaking API 1.41 to this daemon.
@@ -599,6 +669,13 @@ impl TestDaemon {
     /// GET; panics on transport errors.
     pub fn get_ok(&self, path: &str) -> Response {
         self.get(path).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// A request whose body is read as it arrives (events, stats, follow);
+    /// panics unless the response head arrives within 30 s.
+    pub fn open_stream(&self, method: &str, path: &str) -> http::Streaming {
+        http::open_stream(&self.sock, method, path, Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 
     /// DELETE; panics on transport errors.

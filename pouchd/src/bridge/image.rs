@@ -218,13 +218,11 @@ pub async fn post(
     state: State,
     Path(rest): Path<String>,
     RawQuery(q): RawQuery,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response> {
     let p = Params::parse(q.as_deref());
     if rest == "create" {
-        let img = p.str("fromImage").unwrap_or("");
-        return Err(Error::not_found(format!(
-            "pull access denied for {img}: pulling from registries is not supported yet; use `pouch load`"
-        )));
+        return Ok(super::image_pull::create(state, &headers, &p).await);
     }
     match split_op(&rest) {
         (name, "tag") => {
@@ -240,7 +238,7 @@ pub async fn post(
                 .await?;
             Ok(StatusCode::CREATED.into_response())
         }
-        (_, "push") => Err(Error::not_found("pushing images is not supported yet")),
+        (name, "push") => Ok(super::image_pull::push(state, name, &headers, &p).await),
         _ => Err(Error::not_found("page not found")),
     }
 }

@@ -6,6 +6,7 @@ pub mod container;
 pub mod events;
 pub mod exec;
 pub mod image;
+pub mod image_pull;
 mod inspect;
 pub mod stream;
 pub mod system;

@@ -1,6 +1,6 @@
 //! Routes of the Docker Engine API v1.41 onto bridge handlers.
 
-use crate::bridge::{archive, container, events, exec, image, stream, system};
+use crate::bridge::{archive, container, events, exec, image, image_pull, stream, system};
 use crate::daemon::Daemon;
 use crate::error::Error;
 use axum::extract::Request;
@@ -63,6 +63,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/_ping", get(system::ping).head(system::ping))
         .route("/version", get(system::version))
         .route("/info", get(system::info))
+        .route("/auth", post(image_pull::auth))
         .route("/events", get(events::events))
         .route("/containers/create", post(container::create))
         .route("/containers/json", get(container::list))

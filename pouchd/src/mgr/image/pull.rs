@@ -248,12 +248,18 @@ impl ImageMgr {
             host,
             insecure: registries.is_insecure(host),
             with_credentials: auth.has_credentials(),
+            push: false,
         };
         let creds = resolve_auth(&registries, host, path, false, auth).await?;
         let oref = oci_reference(&r.repo, r.tag.as_deref(), r.digest.as_deref());
 
         // The manifest, through a manifest list / index when there is one.
-        let accept = [DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_MANIFEST, OCI_INDEX];
+        let accept = [
+            DOCKER_MANIFEST,
+            DOCKER_MANIFEST_LIST,
+            OCI_MANIFEST,
+            OCI_INDEX,
+        ];
         let (raw, _) = client
             .pull_manifest_raw(&oref, &creds, &accept)
             .await
@@ -335,7 +341,18 @@ impl ImageMgr {
         if !up_to_date {
             let lease = self.store.lease_create().await?;
             let fetched = self
-                .fetch(&client, &oref, &creds, &doing, &lease, &doc, &config_desc, &manifest, &manifest_raw, progress)
+                .fetch(
+                    &client,
+                    &oref,
+                    &creds,
+                    &doing,
+                    &lease,
+                    &doc,
+                    &config_desc,
+                    &manifest,
+                    &manifest_raw,
+                    progress,
+                )
                 .await;
             let recorded = match fetched {
                 Ok(()) => self.record_pull(&full, &manifest, previous).await,
@@ -404,7 +421,9 @@ impl ImageMgr {
         client
             .store_auth_if_needed(oref.resolve_registry(), creds)
             .await;
-        let cfg_bytes = self.fetch_config(client, oref, doing, lease, config_desc).await?;
+        let cfg_bytes = self
+            .fetch_config(client, oref, doing, lease, config_desc)
+            .await?;
         let config: ImageConfigFile = serde_json::from_slice(&cfg_bytes)
             .map_err(|e| Error::invalid(format!("{}: invalid image config: {e}", doing.name)))?;
         if !config.os.is_empty() && !config.os.eq_ignore_ascii_case("linux") {
@@ -499,9 +518,7 @@ impl ImageMgr {
 
         // GC labels: the manifest holds config and layers, the config the
         // unpacked snapshot chain.
-        let top = crate::ctrd::chain_ids(&diff_ids)
-            .pop()
-            .unwrap_or_default();
+        let top = crate::ctrd::chain_ids(&diff_ids).pop().unwrap_or_default();
         let mut cfg_labels = HashMap::new();
         if !top.is_empty() {
             cfg_labels.insert("containerd.io/gc.ref.snapshot.overlayfs".to_string(), top);
@@ -564,11 +581,12 @@ impl ImageMgr {
             .map_err(|e| map_error(e, doing))?;
         let mut out = Vec::with_capacity(desc.size.max(0) as usize);
         while let Some(chunk) = s.next().await {
-            let chunk =
-                chunk.map_err(|e| Error::system(format!("{}: config: {e}", doing.name)))?;
+            let chunk = chunk.map_err(|e| Error::system(format!("{}: config: {e}", doing.name)))?;
             out.extend_from_slice(&chunk);
             if out.len() as i64 > MAX_CONFIG {
-                return Err(Error::invalid(format!("{}: image config too large", doing.name)).into());
+                return Err(
+                    Error::invalid(format!("{}: image config too large", doing.name)).into(),
+                );
             }
         }
         if sha256_digest(&out) != desc.digest {
@@ -599,7 +617,13 @@ impl ImageMgr {
             .map_err(|e| map_error(e, doing))?;
         // oci-client verifies the digest as the stream ends; containerd
         // verifies digest and size again at commit.
-        let stream = counting(sized.stream, progress.clone(), id.clone(), "Downloading", size);
+        let stream = counting(
+            sized.stream,
+            progress.clone(),
+            id.clone(),
+            "Downloading",
+            size,
+        );
         self.store
             .write_blob(
                 lease,

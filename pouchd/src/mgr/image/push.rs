@@ -2,11 +2,11 @@
 //! content store to the registry, then the stored manifest bytes as they are
 //! (so the digest the registry reports is the image's own).
 
-use super::pull::{AnyManifest, DOCKER_MANIFEST};
+use super::pull::{AnyManifest, Desc, DOCKER_MANIFEST};
 use super::reference::{familiar, Reference};
 use super::registry::{
     counting, map_error, oci_reference, resolve_auth, short_id, split_repo, AuthConfig, Doing,
-    Progress, RegResult, RegistryError,
+    Progress, RegResult,
 };
 use super::ImageMgr;
 use crate::error::Error;
@@ -86,6 +86,7 @@ impl ImageMgr {
             host,
             insecure: registries.is_insecure(host),
             with_credentials: auth.has_credentials(),
+            push: true,
         };
         let creds = resolve_auth(&registries, host, path, true, auth).await?;
         let oref = oci_reference(repo, Some(tag), None);
@@ -109,35 +110,13 @@ impl ImageMgr {
         for id in &ids {
             progress.status(id, "Preparing").await?;
         }
-        let mut uploads = futures::stream::iter(doc.layers.iter().zip(&ids))
-            .map(|(layer, id)| {
-                let client = &client;
-                let oref = &oref;
-                let doing = &doing;
-                async move {
-                    let exists = client
-                        .blob_exists(oref, &layer.digest)
-                        .await
-                        .map_err(|e| map_error(e, doing))?;
-                    if exists {
-                        progress.status(id, "Layer already exists").await?;
-                        return Ok(());
-                    }
-                    let size = u64::try_from(layer.size).map_err(|_| {
-                        Error::invalid(format!("layer {}: negative size", layer.digest))
-                    })?;
-                    let blob = self.store.read_blob_stream(&layer.digest).await?;
-                    let stream = counting(blob, progress.clone(), id.clone(), "Pushing", size)
-                        .map(|r| r.map_err(OciDistributionError::IoError));
-                    client
-                        .push_blob_stream(oref, stream, &layer.digest, Some(size))
-                        .await
-                        .map_err(|e| map_error(e, doing))?;
-                    progress.status(id, "Pushed").await?;
-                    Ok::<(), RegistryError>(())
-                }
-            })
-            .buffer_unordered(CONCURRENT);
+        let jobs: Vec<_> = doc
+            .layers
+            .iter()
+            .zip(&ids)
+            .map(|(layer, id)| self.push_layer(&client, &oref, &doing, layer, id, progress))
+            .collect();
+        let mut uploads = futures::stream::iter(jobs).buffer_unordered(CONCURRENT);
         while let Some(r) = uploads.next().await {
             r?;
         }
@@ -177,6 +156,36 @@ impl ImageMgr {
             .aux(serde_json::json!({ "Tag": tag, "Digest": digest, "Size": size }))
             .await?;
         self.emit("push", &name, &name);
+        Ok(())
+    }
+
+    async fn push_layer(
+        &self,
+        client: &oci_client::Client,
+        oref: &oci_client::Reference,
+        doing: &Doing<'_>,
+        layer: &Desc,
+        id: &str,
+        progress: &Progress,
+    ) -> RegResult<()> {
+        let exists = client
+            .blob_exists(oref, &layer.digest)
+            .await
+            .map_err(|e| map_error(e, doing))?;
+        if exists {
+            progress.status(id, "Layer already exists").await?;
+            return Ok(());
+        }
+        let size = u64::try_from(layer.size)
+            .map_err(|_| Error::invalid(format!("layer {}: negative size", layer.digest)))?;
+        let blob = self.store.read_blob_stream(&layer.digest).await?;
+        let stream = counting(blob, progress.clone(), id.to_string(), "Pushing", size)
+            .map(|r| r.map_err(OciDistributionError::IoError));
+        client
+            .push_blob_stream(oref, stream, &layer.digest, Some(size))
+            .await
+            .map_err(|e| map_error(e, doing))?;
+        progress.status(id, "Pushed").await?;
         Ok(())
     }
 }

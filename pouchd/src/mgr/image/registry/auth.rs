@@ -142,7 +142,11 @@ fn parse_challenge(v: &str) -> Option<Challenge> {
         let Some((key, after)) = rest.split_once('=') else {
             break;
         };
-        let key = key.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
         let after = after.trim_start();
         let (value, next) = if let Some(q) = after.strip_prefix('"') {
             let mut out = String::new();
@@ -249,31 +253,36 @@ pub async fn login(registries: &Registries, auth: &AuthConfig) -> RegResult<Stri
     }
     // Bearer: ask the token server for a token with the credentials.
     let mut url = challenge.realm.clone();
-    let mut q = form_urlencoded::Serializer::new(String::new());
-    if !challenge.service.is_empty() {
-        q.append_pair("service", &challenge.service);
-    }
-    q.append_pair("client_id", "pouchd");
     let res = if !auth.identitytoken.is_empty() {
-        let mut body = form_urlencoded::Serializer::new(String::new());
-        body.append_pair("grant_type", "refresh_token")
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "refresh_token")
             .append_pair("refresh_token", &auth.identitytoken)
             .append_pair("service", &challenge.service)
-            .append_pair("client_id", "pouchd");
+            .append_pair("client_id", "pouchd")
+            .finish();
         client
             .post(&url)
             .header(
                 reqwest::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
             )
-            .body(body.finish())
+            .body(body)
             .send()
             .await
     } else {
-        q.append_pair("account", &auth.username);
-        q.append_pair("offline_token", "true");
+        // (The serializer is not Send: it must be gone before the await.)
+        let query = {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            if !challenge.service.is_empty() {
+                q.append_pair("service", &challenge.service);
+            }
+            q.append_pair("client_id", "pouchd")
+                .append_pair("account", &auth.username)
+                .append_pair("offline_token", "true")
+                .finish()
+        };
         url.push(if url.contains('?') { '&' } else { '?' });
-        url.push_str(&q.finish());
+        url.push_str(&query);
         client
             .get(&url)
             .basic_auth(&auth.username, Some(&auth.password))
@@ -314,8 +323,9 @@ pub async fn resolve_auth(
     };
     let base = format!("{}://{host}/v2/", registries.scheme(host));
     let client = http_client()?;
-    let io_err =
-        |e: reqwest::Error| RegistryError::from(Error::system(format!("{base}: {}", error_chain(&e))));
+    let io_err = |e: reqwest::Error| {
+        RegistryError::from(Error::system(format!("{base}: {}", error_chain(&e))))
+    };
     let res = client.get(&base).send().await.map_err(io_err)?;
     let challenge = res
         .headers()
@@ -332,19 +342,20 @@ pub async fn resolve_auth(
         "repository:{path}:{}",
         if push { "pull,push" } else { "pull" }
     );
-    let mut body = form_urlencoded::Serializer::new(String::new());
-    body.append_pair("grant_type", "refresh_token")
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "refresh_token")
         .append_pair("refresh_token", &auth.identitytoken)
         .append_pair("service", &challenge.service)
         .append_pair("scope", &scope)
-        .append_pair("client_id", "pouchd");
+        .append_pair("client_id", "pouchd")
+        .finish();
     let res = client
         .post(&challenge.realm)
         .header(
             reqwest::header::CONTENT_TYPE,
             "application/x-www-form-urlencoded",
         )
-        .body(body.finish())
+        .body(body)
         .send()
         .await
         .map_err(io_err)?;

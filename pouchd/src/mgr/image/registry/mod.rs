@@ -4,11 +4,15 @@
 //! progress stream of pull and push.
 
 mod auth;
+#[cfg(test)]
+pub(crate) mod fake;
 mod progress;
+#[cfg(test)]
+mod pull_tests;
 
 pub use auth::{login, resolve_auth, AuthConfig};
-pub use progress::{short_id, Progress};
 pub(super) use progress::counting;
+pub use progress::{short_id, Progress};
 
 use crate::error::Error;
 use oci_client::client::{ClientConfig, ClientProtocol};
@@ -196,11 +200,7 @@ pub fn split_repo(repo: &str) -> (&str, &str) {
 }
 
 /// The oci-client reference of a normalised pouch reference.
-pub fn oci_reference(
-    repo: &str,
-    tag: Option<&str>,
-    digest: Option<&str>,
-) -> oci_client::Reference {
+pub fn oci_reference(repo: &str, tag: Option<&str>, digest: Option<&str>) -> oci_client::Reference {
     let (host, path) = split_repo(repo);
     match (digest, tag) {
         (Some(d), _) => oci_client::Reference::with_digest(host.into(), path.into(), d.into()),
@@ -208,6 +208,27 @@ pub fn oci_reference(
             oci_client::Reference::with_tag(host.into(), path.into(), t.unwrap_or("latest").into())
         }
     }
+}
+
+/// Whether a TLS handshake failed somewhere in `e`'s causes (as it does
+/// when an HTTPS client meets a plain-HTTP registry).
+fn is_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cur {
+        if c.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+            {
+                return true;
+            }
+        }
+        cur = c.source();
+    }
+    false
 }
 
 /// An error and its causes, `a: b: c`.
@@ -235,6 +256,8 @@ pub struct Doing<'a> {
     pub insecure: bool,
     /// Whether credentials were sent.
     pub with_credentials: bool,
+    /// Pushing (else pulling).
+    pub push: bool,
 }
 
 /// Turns an oci-client error into Docker-like words and kinds.
@@ -254,9 +277,12 @@ pub fn map_error(e: OciDistributionError, what: &Doing<'_>) -> RegistryError {
     };
     match e {
         OciDistributionError::UnauthorizedError { .. } => unauthorized(),
-        OciDistributionError::AuthenticationFailure(reason) => RegistryError::Unauthorized(
-            format!("unauthorized: authentication with {} failed: {reason}", what.host),
-        ),
+        OciDistributionError::AuthenticationFailure(reason) => {
+            RegistryError::Unauthorized(format!(
+                "unauthorized: authentication with {} failed: {reason}",
+                what.host
+            ))
+        }
         OciDistributionError::RegistryError { envelope, .. } => {
             let Some(first) = envelope.errors.first() else {
                 return Error::system(format!("{name}: registry error")).into();
@@ -279,8 +305,11 @@ pub fn map_error(e: OciDistributionError, what: &Doing<'_>) -> RegistryError {
                     Error::not_found(format!("{name}: not found: {msg}")).into()
                 }
                 OciErrorCode::Unauthorized => unauthorized(),
-                OciErrorCode::Denied => RegistryError::Denied(format!(
+                OciErrorCode::Denied if what.push => RegistryError::Denied(format!(
                     "denied: requested access to {name} is denied: {msg}"
+                )),
+                OciErrorCode::Denied => RegistryError::Denied(format!(
+                    "pull access denied for {name}, repository does not exist or may require 'docker login': denied: {msg}"
                 )),
                 OciErrorCode::Toomanyrequests => Error::Unavailable(format!(
                     "toomanyrequests: {msg}"
@@ -299,9 +328,20 @@ pub fn map_error(e: OciDistributionError, what: &Doing<'_>) -> RegistryError {
             ))
             .into(),
         },
+        OciDistributionError::RequestError(err) if err.status().is_some() => {
+            let code = err.status().map(|s| s.as_u16()).unwrap_or_default();
+            match code {
+                401 => unauthorized(),
+                403 => {
+                    RegistryError::Denied(format!("denied: requested access to {name} is denied"))
+                }
+                404 => Error::not_found(format!("{name}: not found in {}", what.host)).into(),
+                _ => Error::system(format!("{}: {}", what.host, error_chain(&err))).into(),
+            }
+        }
         OciDistributionError::RequestError(err) => {
             let mut m = format!("{}: {}", what.host, error_chain(&err));
-            if !what.insecure && (err.is_connect() || err.is_request()) {
+            if !what.insecure && is_tls_error(&err) {
                 m.push_str(&format!(
                     " (if {} serves plain HTTP, start pouchd with --insecure-registries {})",
                     what.host, what.host
