@@ -13,13 +13,17 @@ use pouch_api::container::{
     ContainerCreateRequest, ContainerCreateResponse, ContainerInspect, ContainerSummary,
     ContainerUpdateRequest, ContainerUpdateResponse, ContainerWaitResponse,
 };
+use pouch_api::de::null_default;
+use pouch_api::exec::{ExecConfig, IdResponse};
+use pouch_api::stats::Stats;
 use pouch_api::Filters;
+use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncWrite, AsyncWriteExt, WriteHalf};
 
 use crate::error::{Error, Result};
 use crate::query::{encode_path, Query};
-use crate::stream::{log_stream, reader_stream, LogStream};
-use crate::{body_stream, check_status, empty, read_json, Client};
+use crate::stream::{json_stream, log_stream, reader_stream, ByteStream, JsonStream, LogStream};
+use crate::{body_stream, check_status, empty, read_json, Body, Client};
 
 /// The body of a wait started with [`Containers::wait_begin`].
 pub type WaitFuture =
@@ -144,7 +148,7 @@ impl fmt::Debug for Attached {
 /// Container operations; get one with [`Client::containers`].
 #[derive(Debug, Clone, Copy)]
 pub struct Containers<'a> {
-    client: &'a Client,
+    pub(crate) client: &'a Client,
 }
 
 impl<'a> Containers<'a> {
@@ -152,7 +156,7 @@ impl<'a> Containers<'a> {
         Self { client }
     }
 
-    fn path(id: &str, action: &str) -> String {
+    pub(crate) fn path(id: &str, action: &str) -> String {
         format!("/containers/{}{}", encode_path(id), action)
     }
 
@@ -342,38 +346,150 @@ impl<'a> Containers<'a> {
             .flag("stderr", opts.stderr)
             .flag("logs", opts.logs)
             .opt("detachKeys", opts.detach_keys.as_deref());
-        let headers = [
-            ("connection", "Upgrade"),
-            ("upgrade", "tcp"),
-            ("content-type", "text/plain"),
-        ];
-        let resp = self
+        upgrade(
+            self.client,
+            &Self::path(id, "/attach"),
+            &query,
+            empty(),
+            "text/plain",
+            opts.tty,
+        )
+        .await
+    }
+
+    /// `POST /containers/{id}/exec`: create an exec instance; returns its
+    /// ID. Start it with [`crate::Exec::exec_start`].
+    pub async fn exec_create(&self, id: &str, config: &ExecConfig) -> Result<String> {
+        let resp: IdResponse = self
             .client
-            .send(
+            .call_with_json(
                 Method::POST,
-                &Self::path(id, "/attach"),
-                &query,
-                empty(),
-                &headers,
+                &Self::path(id, "/exec"),
+                &Query::new(),
+                config,
             )
             .await?;
-        let status = resp.status();
-        if status != StatusCode::SWITCHING_PROTOCOLS {
-            let resp = check_status(resp).await?;
-            drop(resp);
-            return Err(Error::Protocol(format!(
-                "daemon did not upgrade the attach connection (status {status})"
-            )));
+        Ok(resp.id)
+    }
+
+    /// `GET /containers/{id}/top[?ps_args=]`: the processes of a running
+    /// container, as `ps` prints them.
+    pub async fn top(&self, id: &str, ps_args: Option<&str>) -> Result<ContainerTop> {
+        let query = Query::new().opt("ps_args", ps_args.filter(|a| !a.is_empty()));
+        self.client
+            .call_json(Method::GET, &Self::path(id, "/top"), &query)
+            .await
+    }
+
+    /// `GET /containers/{id}/stats?stream=`: resource usage samples.
+    /// With `stream` a sample comes every second until the container stops
+    /// (or the stream is dropped); without, one sample (with `one_shot`,
+    /// without waiting for a second reading for `precpu_stats`).
+    pub async fn stats(&self, id: &str, stream: bool, one_shot: bool) -> Result<JsonStream<Stats>> {
+        let query = Query::new()
+            .set("stream", if stream { "1" } else { "0" })
+            .flag("one-shot", one_shot);
+        let resp = self
+            .client
+            .request(Method::GET, &Self::path(id, "/stats"), &query, empty(), &[])
+            .await?;
+        Ok(json_stream(body_stream(resp)))
+    }
+
+    /// `GET /containers/{id}/changes`: what changed in the container's
+    /// filesystem compared to its image.
+    pub async fn changes(&self, id: &str) -> Result<Vec<FilesystemChange>> {
+        let list: Option<Vec<FilesystemChange>> = self
+            .client
+            .call_json(Method::GET, &Self::path(id, "/changes"), &Query::new())
+            .await?;
+        Ok(list.unwrap_or_default())
+    }
+
+    /// `GET /containers/{id}/export`: the container's filesystem as a tar
+    /// archive.
+    pub async fn export(&self, id: &str) -> Result<ByteStream> {
+        let resp = self
+            .client
+            .request(
+                Method::GET,
+                &Self::path(id, "/export"),
+                &Query::new(),
+                empty(),
+                &[],
+            )
+            .await?;
+        Ok(body_stream(resp))
+    }
+}
+
+/// Send a request asking for an HTTP upgrade (`Connection: Upgrade`,
+/// `Upgrade: tcp`) and turn the hijacked connection into an [`Attached`].
+pub(crate) async fn upgrade(
+    client: &Client,
+    path: &str,
+    query: &Query,
+    body: Body,
+    content_type: &'static str,
+    tty: bool,
+) -> Result<Attached> {
+    let headers = [
+        ("connection", "Upgrade"),
+        ("upgrade", "tcp"),
+        ("content-type", content_type),
+    ];
+    let resp = client
+        .send(Method::POST, path, query, body, &headers)
+        .await?;
+    let status = resp.status();
+    if status != StatusCode::SWITCHING_PROTOCOLS {
+        let resp = check_status(resp).await?;
+        drop(resp);
+        return Err(Error::Protocol(format!(
+            "daemon did not upgrade the attach connection (status {status})"
+        )));
+    }
+    let upgraded = hyper::upgrade::on(resp).await?;
+    let (reader, writer) = tokio::io::split(TokioIo::new(upgraded));
+    let output = log_stream(Box::pin(reader_stream(reader).map_err(Error::from)), tty);
+    Ok(Attached {
+        output,
+        input: AttachStdin { inner: writer },
+    })
+}
+
+/// The processes of a container (`GET /containers/{id}/top`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContainerTop {
+    /// Column titles (`UID`, `PID`, ...).
+    #[serde(rename = "Titles", deserialize_with = "null_default")]
+    pub titles: Vec<String>,
+    /// One row per process, a value per title.
+    #[serde(rename = "Processes", deserialize_with = "null_default")]
+    pub processes: Vec<Vec<String>>,
+}
+
+/// One entry of `GET /containers/{id}/changes`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FilesystemChange {
+    #[serde(rename = "Path", deserialize_with = "null_default")]
+    pub path: String,
+    /// 0: modified, 1: added, 2: deleted.
+    #[serde(rename = "Kind", deserialize_with = "null_default")]
+    pub kind: u8,
+}
+
+impl FilesystemChange {
+    /// Docker's letter for the kind: `C` (changed), `A` (added), `D`
+    /// (deleted), `?` for anything else.
+    pub fn kind_letter(&self) -> &'static str {
+        match self.kind {
+            0 => "C",
+            1 => "A",
+            2 => "D",
+            _ => "?",
         }
-        let upgraded = hyper::upgrade::on(resp).await?;
-        let (reader, writer) = tokio::io::split(TokioIo::new(upgraded));
-        let output = log_stream(
-            Box::pin(reader_stream(reader).map_err(Error::from)),
-            opts.tty,
-        );
-        Ok(Attached {
-            output,
-            input: AttachStdin { inner: writer },
-        })
     }
 }

@@ -11,12 +11,15 @@
 //!
 //! [`Client`] is cheap to clone, `Send + Sync`, and keeps idle connections
 //! in a pool. Container operations are under [`Client::containers`], image
-//! operations under [`Client::images`]; `ping`, `version` and `info` are on
-//! the client itself.
+//! operations under [`Client::images`], exec instances under
+//! [`Client::exec`]; `ping`, `version`, `info` and `events` are on the
+//! client itself.
 
+pub mod archive;
 mod conn;
 pub mod container;
 pub mod error;
+pub mod exec;
 pub mod image;
 mod query;
 pub mod stream;
@@ -34,18 +37,23 @@ use hyper_util::rt::TokioExecutor;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use archive::{ArchivePutOptions, PathStat};
 pub use conn::DEFAULT_HOST;
-pub use container::{AttachOptions, AttachStdin, Attached, Containers, LogsOptions, WaitFuture};
+pub use container::{
+    AttachOptions, AttachStdin, Attached, ContainerTop, Containers, FilesystemChange, LogsOptions,
+    WaitFuture,
+};
 pub use error::{BoxError, Error, Result};
+pub use exec::Exec;
 pub use image::Images;
 pub use pouch_api as api;
 pub use stream::{
-    FrameDemuxer, JsonMessageStream, JsonStreamDecoder, LogChunk, LogStream, StreamKind,
+    ByteStream, FrameDemuxer, JsonMessageStream, JsonStream, JsonStreamDecoder, LogChunk,
+    LogStream, StreamKind,
 };
 
 use conn::{Connector, Endpoint};
 use query::Query;
-use stream::ByteStream;
 
 /// Request body type used by the client.
 pub(crate) type Body = UnsyncBoxBody<Bytes, BoxError>;
@@ -92,6 +100,12 @@ impl Client {
     /// Image operations.
     pub fn images(&self) -> Images<'_> {
         Images::new(self)
+    }
+
+    /// Exec instance operations (create them with
+    /// [`Containers::exec_create`]).
+    pub fn exec(&self) -> Exec<'_> {
+        Exec::new(self)
     }
 
     fn url(&self, path: &str, query: &Query) -> String {
@@ -253,6 +267,16 @@ mod tests {
         is_send(c.containers().attach("x", &AttachOptions::default()));
         is_send(c.images().remove("x", false, false));
         is_send(c.images().load_reader(&b""[..], false));
+        is_send(c.containers().exec_create("x", &Default::default()));
+        is_send(c.exec().exec_start("x", &Default::default(), false));
+        is_send(c.exec().exec_inspect("x"));
+        is_send(c.containers().stats("x", true, false));
+        is_send(c.containers().archive_get("x", "/"));
+        is_send(
+            c.containers()
+                .archive_put_reader("x", "/", &b""[..], &Default::default()),
+        );
+        is_send(c.events(None, None, &filters));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::pin::Pin;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures::stream::{self, Stream, StreamExt};
 use pouch_api::JsonMessage;
+use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::error::{Error, Result};
@@ -164,8 +165,11 @@ impl JsonStreamDecoder {
     }
 }
 
-/// Boxed stream of body bytes.
-pub(crate) type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
+/// Boxed stream of body bytes (a tar archive, an export, ...).
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
+
+/// A stream of JSON values of one type (stats samples, events).
+pub type JsonStream<T> = Pin<Box<dyn Stream<Item = Result<T>> + Send>>;
 
 /// Turn raw output into a [`LogStream`]: demultiplexed frames, or (TTY)
 /// every byte as stdout.
@@ -242,6 +246,65 @@ pub(crate) fn json_message_stream(inner: ByteStream) -> JsonMessageStream {
                             Ok(()) => None,
                             Err(e) => Some((Err(e), (inner, dec, true))),
                         }
+                    }
+                }
+            }
+        },
+    ))
+}
+
+/// Decode a body made of concatenated (usually newline-delimited) JSON
+/// values of type `T`. A value that does not decode ends the stream with
+/// [`Error::Decode`]; a partial value at the end with [`Error::Protocol`].
+pub(crate) fn json_stream<T>(inner: ByteStream) -> JsonStream<T>
+where
+    T: DeserializeOwned + Send + 'static,
+{
+    fn next_value<T: DeserializeOwned>(buf: &mut BytesMut) -> Result<Option<T>> {
+        let (item, consumed) = {
+            let mut it = serde_json::Deserializer::from_slice(buf).into_iter::<T>();
+            let item = it.next();
+            (item, it.byte_offset())
+        };
+        match item {
+            None => {
+                buf.clear();
+                Ok(None)
+            }
+            Some(Ok(v)) => {
+                buf.advance(consumed);
+                Ok(Some(v))
+            }
+            Some(Err(e)) if e.is_eof() => Ok(None),
+            Some(Err(e)) => Err(Error::Decode(e)),
+        }
+    }
+    let state = (inner, BytesMut::new(), false);
+    Box::pin(stream::unfold(
+        state,
+        |(mut inner, mut buf, done)| async move {
+            if done {
+                return None;
+            }
+            loop {
+                match next_value::<T>(&mut buf) {
+                    Ok(Some(v)) => return Some((Ok(v), (inner, buf, false))),
+                    Err(e) => return Some((Err(e), (inner, buf, true))),
+                    Ok(None) => {}
+                }
+                match inner.next().await {
+                    Some(Ok(data)) => buf.extend_from_slice(&data),
+                    Some(Err(e)) => return Some((Err(e), (inner, buf, true))),
+                    None => {
+                        if buf.iter().all(u8::is_ascii_whitespace) {
+                            return None;
+                        }
+                        return Some((
+                            Err(Error::Protocol(
+                                "JSON stream ended in the middle of a value".into(),
+                            )),
+                            (inner, buf, true),
+                        ));
                     }
                 }
             }
@@ -421,6 +484,25 @@ mod tests {
         let truncated = bytes_stream(vec![b"{\"stream\":"]);
         let items: Vec<_> = json_message_stream(truncated).collect().await;
         assert!(matches!(items.as_slice(), [Err(Error::Protocol(_))]));
+    }
+
+    #[tokio::test]
+    async fn json_values_split_across_chunks() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct V {
+            n: u32,
+        }
+        let body = bytes_stream(vec![b"{\"n\":1}\n{\"n\"", b":2}\n", b"\n{\"n\":3}"]);
+        let got: Vec<V> = json_stream::<V>(body).map(|r| r.unwrap()).collect().await;
+        assert_eq!(got, vec![V { n: 1 }, V { n: 2 }, V { n: 3 }]);
+        let items: Vec<_> = json_stream::<V>(bytes_stream(vec![b"{\"n\":"]))
+            .collect()
+            .await;
+        assert!(matches!(items.as_slice(), [Err(Error::Protocol(_))]));
+        let items: Vec<_> = json_stream::<V>(bytes_stream(vec![b"{\"n\":\"x\"}"]))
+            .collect()
+            .await;
+        assert!(matches!(items.as_slice(), [Err(Error::Decode(_))]));
     }
 
     #[tokio::test]

@@ -135,6 +135,109 @@ async fn handle(mut req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
                 .body(Full::default())
                 .unwrap()
         }
+        ("POST", "/v1.41/containers/abc123/exec") => {
+            let body = req.into_body().collect().await.unwrap().to_bytes();
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(v["Cmd"], serde_json::json!(["echo", "hi"]));
+            assert_eq!(v["AttachStdout"], true);
+            json(StatusCode::CREATED, serde_json::json!({"Id": "exec1"}))
+        }
+        ("POST", "/v1.41/exec/exec1/start") => {
+            let upgrade = req
+                .headers()
+                .get("upgrade")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            assert_eq!(
+                req.headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok()),
+                Some("application/json")
+            );
+            let on_upgrade = hyper::upgrade::on(&mut req);
+            let body = req.into_body().collect().await.unwrap().to_bytes();
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            if v["Detach"] == true {
+                assert_eq!(upgrade, None);
+                Response::new(Full::default())
+            } else {
+                assert_eq!(upgrade.as_deref(), Some("tcp"));
+                assert_eq!(v["Tty"], true);
+                tokio::spawn(async move {
+                    let mut io = TokioIo::new(on_upgrade.await.unwrap());
+                    // TTY: raw output.
+                    io.write_all(b"hi\r\n").await.unwrap();
+                    io.shutdown().await.unwrap();
+                });
+                Response::builder()
+                    .status(StatusCode::SWITCHING_PROTOCOLS)
+                    .header("connection", "Upgrade")
+                    .header("upgrade", "tcp")
+                    .body(Full::default())
+                    .unwrap()
+            }
+        }
+        ("GET", "/v1.41/exec/exec1/json") => json(
+            StatusCode::OK,
+            serde_json::json!({"ID": "exec1", "Running": false, "ExitCode": 127, "ContainerID": "abc123"}),
+        ),
+        ("POST", "/v1.41/exec/exec1/resize") => {
+            assert_eq!(query, "h=40&w=120");
+            Response::new(Full::default())
+        }
+        ("GET", "/v1.41/containers/abc123/top") => {
+            assert_eq!(query, "ps_args=-o%20pid");
+            json(
+                StatusCode::OK,
+                serde_json::json!({"Titles": ["PID"], "Processes": [["1"], ["7"]]}),
+            )
+        }
+        ("GET", "/v1.41/containers/abc123/stats") => {
+            assert_eq!(query, "stream=1");
+            Response::new(Full::new(Bytes::from_static(
+                b"{\"id\":\"abc123\",\"name\":\"/web\",\"pids_stats\":{\"current\":2}}\n{\"id\":\"abc123\",\"cpu_stats\":{\"online_cpus\":4}}\n",
+            )))
+        }
+        ("GET", "/v1.41/containers/abc123/changes") => {
+            Response::new(Full::new(Bytes::from_static(
+                b"[{\"Path\":\"/etc\",\"Kind\":0},{\"Path\":\"/etc/x\",\"Kind\":1}]",
+            )))
+        }
+        ("GET", "/v1.41/containers/nochange/changes") => {
+            Response::new(Full::new(Bytes::from_static(b"null")))
+        }
+        ("GET", "/v1.41/containers/abc123/export") => {
+            Response::new(Full::new(Bytes::from_static(b"tar bytes")))
+        }
+        ("HEAD" | "GET", "/v1.41/containers/abc123/archive") => {
+            assert_eq!(query, "path=%2Fetc%2Fhosts");
+            // base64 of {"name":"hosts","size":12,"mode":420,"mtime":"2024-01-01T00:00:00Z","linkTarget":""}
+            let stat = "eyJuYW1lIjoiaG9zdHMiLCJzaXplIjoxMiwibW9kZSI6NDIwLCJtdGltZSI6IjIwMjQtMDEtMDFUMDA6MDA6MDBaIiwibGlua1RhcmdldCI6IiJ9";
+            let body = if req.method() == "GET" {
+                "tar of hosts"
+            } else {
+                ""
+            };
+            Response::builder()
+                .header("X-Docker-Container-Path-Stat", stat)
+                .body(Full::new(Bytes::from_static(body.as_bytes())))
+                .unwrap()
+        }
+        ("PUT", "/v1.41/containers/abc123/archive") => {
+            assert_eq!(
+                query,
+                "path=%2Ftmp&noOverwriteDirNonDir=true&copyUIDGID=true"
+            );
+            let body = req.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(body.as_ref(), b"uploaded tar");
+            Response::new(Full::default())
+        }
+        ("GET", "/v1.41/events") => {
+            assert_eq!(query, "since=100&until=200");
+            Response::new(Full::new(Bytes::from_static(
+                b"{\"status\":\"start\",\"id\":\"abc\",\"Type\":\"container\",\"Action\":\"start\",\"Actor\":{\"ID\":\"abc\",\"Attributes\":{\"name\":\"web\"}},\"time\":150,\"timeNano\":150000000000}\n",
+            )))
+        }
         ("POST", "/v1.41/images/load") => {
             assert_eq!(
                 req.headers().get("content-type").unwrap(),
@@ -408,4 +511,116 @@ async fn images() {
         .tag("busybox", "my/box", Some("v1"))
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_round_trip() {
+    use pouch_api::exec::{ExecConfig, ExecStartConfig};
+    let d = start_daemon().await;
+    let c = client(&d);
+    let config = ExecConfig {
+        attach_stdout: true,
+        attach_stderr: true,
+        tty: true,
+        cmd: Some(vec!["echo".into(), "hi".into()]),
+        ..Default::default()
+    };
+    let id = c.containers().exec_create("abc123", &config).await.unwrap();
+    assert_eq!(id, "exec1");
+    let start = ExecStartConfig {
+        tty: true,
+        ..Default::default()
+    };
+    let attached = c.exec().exec_start(&id, &start, true).await.unwrap();
+    let out: Vec<_> = attached.output.try_collect().await.unwrap();
+    let text: Vec<u8> = out.iter().flat_map(|c| c.data.to_vec()).collect();
+    assert_eq!(text, b"hi\r\n");
+    assert!(out.iter().all(|c| c.stream == StreamKind::Stdout));
+    c.exec().exec_start_detached(&id, false).await.unwrap();
+    let inspect = c.exec().exec_inspect(&id).await.unwrap();
+    assert_eq!(inspect.exit_code, Some(127));
+    assert!(!inspect.running);
+    c.exec().exec_resize(&id, 40, 120).await.unwrap();
+}
+
+#[tokio::test]
+async fn container_inspection_streams() {
+    let d = start_daemon().await;
+    let c = client(&d);
+    let top = c.containers().top("abc123", Some("-o pid")).await.unwrap();
+    assert_eq!(top.titles, ["PID"]);
+    assert_eq!(top.processes, [["1"], ["7"]]);
+    let stats: Vec<_> = c
+        .containers()
+        .stats("abc123", true, false)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(stats.len(), 2);
+    assert_eq!(stats[0].name, "/web");
+    assert_eq!(stats[0].pids_stats.current, 2);
+    assert_eq!(stats[1].cpu_stats.online_cpus, 4);
+    let changes = c.containers().changes("abc123").await.unwrap();
+    assert_eq!(changes.len(), 2);
+    assert_eq!(
+        (changes[1].path.as_str(), changes[1].kind_letter()),
+        ("/etc/x", "A")
+    );
+    assert!(c.containers().changes("nochange").await.unwrap().is_empty());
+    let export: Vec<_> = c
+        .containers()
+        .export("abc123")
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(export.concat(), b"tar bytes");
+    let events: Vec<_> = c
+        .events(Some("100"), Some("200"), &Filters::new())
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].actor.attributes["name"], "web");
+    assert_eq!(events[0].time_nano, 150_000_000_000);
+}
+
+#[tokio::test]
+async fn archives() {
+    let d = start_daemon().await;
+    let c = client(&d);
+    let st = c
+        .containers()
+        .archive_stat("abc123", "/etc/hosts")
+        .await
+        .unwrap();
+    assert_eq!((st.name.as_str(), st.size, st.mode), ("hosts", 12, 0o644));
+    assert!(!st.is_dir() && !st.is_symlink());
+    let (st, body) = c
+        .containers()
+        .archive_get("abc123", "/etc/hosts")
+        .await
+        .unwrap();
+    assert_eq!(st.name, "hosts");
+    let body: Vec<_> = body.try_collect().await.unwrap();
+    assert_eq!(body.concat(), b"tar of hosts");
+    let opts = pouch_client::ArchivePutOptions {
+        no_overwrite_dir_non_dir: true,
+        copy_uid_gid: true,
+    };
+    c.containers()
+        .archive_put_reader("abc123", "/tmp", &b"uploaded tar"[..], &opts)
+        .await
+        .unwrap();
+    let err = c
+        .containers()
+        .archive_stat("missing", "/x")
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
 }

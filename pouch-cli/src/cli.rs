@@ -3,12 +3,13 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::container::{
-    create::CreateArgs, inspect::InspectArgs, lifecycle::KillArgs, lifecycle::NamesArgs,
-    lifecycle::StopArgs, logs::LogsArgs, ps::PsArgs, rename::RenameArgs, rm::RmArgs, run::RunArgs,
-    start::StartArgs,
+    attach::AttachArgs, cp::CpArgs, create::CreateArgs, diff::DiffArgs, exec::ExecArgs,
+    export::ExportArgs, inspect::InspectArgs, lifecycle::KillArgs, lifecycle::NamesArgs,
+    lifecycle::StopArgs, logs::LogsArgs, port::PortArgs, ps::PsArgs, rename::RenameArgs,
+    rm::RmArgs, run::RunArgs, start::StartArgs, stats::StatsArgs, top::TopArgs,
 };
 use crate::commands::image::{images::ImagesArgs, load::LoadArgs, rmi::RmiArgs, tag::TagArgs};
-use crate::commands::system::{info::InfoArgs, version::VersionArgs};
+use crate::commands::system::{events::EventsArgs, info::InfoArgs, version::VersionArgs};
 
 /// A CLI for pouchd, the pouch container engine (Docker Engine API v1.41).
 #[derive(Debug, Parser)]
@@ -70,6 +71,22 @@ pub enum Command {
     Wait(NamesArgs),
     /// Rename a container
     Rename(RenameArgs),
+    /// Run a command in a running container
+    Exec(ExecArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(DiffArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
     /// List images
     Images(ImagesArgs),
     /// Load an image from a tar archive or STDIN
@@ -82,6 +99,8 @@ pub enum Command {
     Version(VersionArgs),
     /// Display system-wide information
     Info(InfoArgs),
+    /// Get real time events from the server
+    Events(EventsArgs),
 }
 
 #[cfg(test)]

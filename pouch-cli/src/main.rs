@@ -1,5 +1,6 @@
 //! `pouch`: the command line client of pouchd.
 
+mod archive;
 mod cli;
 mod commands;
 mod error;

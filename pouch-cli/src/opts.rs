@@ -255,6 +255,10 @@ pub fn parse_label(s: &str) -> Result<(String, String), String> {
 
 /// A Go duration such as `10m`, `1h30m`, `1.5h`, `300ms`, in seconds.
 pub fn parse_go_duration(s: &str) -> Option<f64> {
+    let (sign, s) = match s.strip_prefix('-') {
+        Some(rest) => (-1.0, rest),
+        None => (1.0, s.strip_prefix('+').unwrap_or(s)),
+    };
     if s.is_empty() {
         return None;
     }
@@ -281,7 +285,7 @@ pub fn parse_go_duration(s: &str) -> Option<f64> {
         total += value * secs;
         rest = &rest[unit_len..];
     }
-    Some(total)
+    Some(sign * total)
 }
 
 /// `--since`/`--until` values to the API's unix timestamp: a unix time
@@ -517,5 +521,12 @@ mod tests {
         assert!(parse_timestamp("yesterday", now).is_err());
         assert_eq!(parse_go_duration("300ms"), Some(0.3));
         assert_eq!(parse_go_duration("5"), None);
+        assert_eq!(parse_go_duration("-3s"), Some(-3.0));
+        assert_eq!(parse_go_duration("+1m"), Some(60.0));
+        assert_eq!(parse_go_duration("-"), None);
+        assert_eq!(
+            parse_timestamp("-10s", now),
+            Ok("1700000010.000000000".into())
+        );
     }
 }

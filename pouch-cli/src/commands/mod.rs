@@ -17,9 +17,12 @@ pub struct Ctx {
 
 /// Run one command.
 pub async fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
-    use container::{create, inspect, lifecycle, logs, ps, rename, rm, run, start, wait};
+    use container::{
+        attach, cp, create, diff, exec, export, inspect, lifecycle, logs, port, ps, rename, rm,
+        run, start, stats, top, wait,
+    };
     use image::{images, load, rmi, tag};
-    use system::{info, version};
+    use system::{events, info, version};
     match command {
         Command::Run(a) => run::run(ctx, a).await,
         Command::Create(a) => create::run(ctx, a).await,
@@ -35,12 +38,21 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Logs(a) => logs::run(ctx, a).await,
         Command::Wait(a) => wait::run(ctx, a).await,
         Command::Rename(a) => rename::run(ctx, a).await,
+        Command::Exec(a) => exec::run(ctx, a).await,
+        Command::Attach(a) => attach::run(ctx, a).await,
+        Command::Top(a) => top::run(ctx, a).await,
+        Command::Stats(a) => stats::run(ctx, a).await,
+        Command::Cp(a) => cp::run(ctx, a).await,
+        Command::Export(a) => export::run(ctx, a).await,
+        Command::Diff(a) => diff::run(ctx, a).await,
+        Command::Port(a) => port::run(ctx, a).await,
         Command::Images(a) => images::run(ctx, a).await,
         Command::Load(a) => load::run(ctx, a).await,
         Command::Rmi(a) => rmi::run(ctx, a).await,
         Command::Tag(a) => tag::run(ctx, a).await,
         Command::Version(a) => version::run(ctx, a).await,
         Command::Info(a) => info::run(ctx, a).await,
+        Command::Events(a) => events::run(ctx, a).await,
     }
 }
 

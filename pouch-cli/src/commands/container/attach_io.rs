@@ -169,25 +169,64 @@ pub async fn stream(
     }
 }
 
+/// What a TTY size applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TtyTarget {
+    Container(String),
+    Exec(String),
+}
+
+async fn resize(client: &Client, target: &TtyTarget, h: u16, w: u16) -> pouch_client::Result<()> {
+    match target {
+        TtyTarget::Container(id) => client.containers().resize(id, h, w).await,
+        TtyTarget::Exec(id) => client.exec().exec_resize(id, h, w).await,
+    }
+}
+
 /// Send the local terminal size to the container now and on every
 /// SIGWINCH. Errors are ignored (the daemon may not support resize).
-pub fn monitor_tty_size(client: &Client, id: &str) {
+pub async fn monitor_tty_size(client: &Client, id: &str) {
+    monitor_size(client, TtyTarget::Container(id.to_string()), false).await;
+}
+
+/// Send the local terminal size to `target` now (before returning, so the
+/// process sees it as early as possible) and on every SIGWINCH. A failed
+/// first resize is retried a few times in the background (an exec's
+/// process may not exist yet), as docker's `initTtySize`. With `bump`,
+/// the size is first set one larger, so that a program redraws on
+/// re-attach (docker's `attach` does it).
+pub async fn monitor_size(client: &Client, target: TtyTarget, bump: bool) {
+    let size = term::size();
+    let mut ok = true;
+    if let Some((h, w)) = size {
+        if bump {
+            let _ = resize(client, &target, h.saturating_add(1), w.saturating_add(1)).await;
+        }
+        ok = resize(client, &target, h, w).await.is_ok();
+    }
     let client = client.clone();
-    let id = id.to_string();
     tokio::spawn(async move {
-        let resize = |client: Client, id: String| async move {
-            if let Some((h, w)) = term::size() {
-                let _ = client.containers().resize(&id, h, w).await;
+        if let (false, Some((h, w))) = (ok, size) {
+            for retry in 0..10u64 {
+                tokio::time::sleep(std::time::Duration::from_millis((retry + 1) * 10)).await;
+                ok = resize(&client, &target, h, w).await.is_ok();
+                if ok {
+                    break;
+                }
             }
-        };
-        resize(client.clone(), id.clone()).await;
+            if !ok {
+                eprint!("failed to resize tty, using default size\r\n");
+            }
+        }
         let Ok(mut winch) =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())
         else {
             return;
         };
         while winch.recv().await.is_some() {
-            resize(client.clone(), id.clone()).await;
+            if let Some((h, w)) = term::size() {
+                let _ = resize(&client, &target, h, w).await;
+            }
         }
     });
 }

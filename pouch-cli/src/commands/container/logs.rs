@@ -45,15 +45,19 @@ pub async fn run(ctx: &Ctx, args: LogsArgs) -> CmdResult {
             }
         })?;
     let now = chrono::Utc::now();
+    // The docker client words it this way.
+    let parse = |name: &str, v: &str| {
+        parse_timestamp(v, now).map_err(|e| format!("invalid value for \"{name}\": {e}"))
+    };
     let since = args
         .since
         .as_deref()
-        .map(|s| parse_timestamp(s, now))
+        .map(|s| parse("since", s))
         .transpose()?;
     let until = args
         .until
         .as_deref()
-        .map(|s| parse_timestamp(s, now))
+        .map(|s| parse("until", s))
         .transpose()?;
     let opts = LogsOptions {
         follow: args.follow,

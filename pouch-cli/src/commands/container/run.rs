@@ -59,6 +59,13 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
             return Err(StatusError::msg("the input device is not a TTY"));
         }
         req.config.stdin_once = o.interactive;
+        // The initial TTY size, so the process need not wait for a resize
+        // (API 1.42+, what recent docker CLIs send).
+        if o.tty && term::stdout_is_tty() {
+            if let Some((h, w)) = term::size() {
+                req.host_config.console_size = [u64::from(h), u64::from(w)];
+            }
+        }
     }
 
     let containers = ctx.client.containers();
@@ -101,7 +108,7 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> CmdResult {
         return Err(report_client(&e));
     }
     if o.tty && term::stdout_is_tty() {
-        attach_io::monitor_tty_size(&ctx.client, &id);
+        attach_io::monitor_tty_size(&ctx.client, &id).await;
     }
     if !o.tty && args.sig_proxy {
         attach_io::forward_signals(&ctx.client, &id);

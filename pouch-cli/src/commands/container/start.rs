@@ -101,7 +101,7 @@ async fn start_attached(ctx: &Ctx, args: &StartArgs) -> CmdResult {
         return Err(e.into());
     }
     if tty && term::stdout_is_tty() {
-        attach_io::monitor_tty_size(&ctx.client, &c.id);
+        attach_io::monitor_tty_size(&ctx.client, &c.id).await;
     }
     if !tty {
         attach_io::forward_signals(&ctx.client, &c.id);
