@@ -249,6 +249,21 @@ pub fn remove_cgroups(ns: &str) {
     }
 }
 
+/// The runc v2 shims keep runc's state of namespace `ns` under
+/// `/run/containerd/runc/<ns>` (outside the test dir); its containers are
+/// gone by now.
+pub fn remove_runc_state(ns: &str) {
+    if ns.is_empty() || ns.contains('/') || ns.starts_with('.') {
+        return;
+    }
+    let dir = Path::new("/run/containerd/runc").join(ns);
+    if dir.is_dir() {
+        if let Err(e) = fs::remove_dir_all(&dir) {
+            eprintln!("[pouch-tests] cannot remove {}: {e}", dir.display());
+        }
+    }
+}
+
 /// Unix socket paths the runc v2 shims of namespace `ns` listen on (from
 /// the `address` file of each task bundle under containerd's state dir).
 pub fn shim_sockets(state_dir: &Path, ns: &str) -> Vec<PathBuf> {
@@ -292,6 +307,7 @@ pub fn cleanup(dir: &Path, ns: &str) {
 
     unmount_all(dir);
     remove_cgroups(ns);
+    remove_runc_state(ns);
     for s in shim_socks {
         let _ = fs::remove_file(s);
     }

@@ -80,7 +80,13 @@ pub async fn put(
     let no_overwrite = p.bool("noOverwriteDirNonDir");
     state
         .containers
-        .extract_to(&id, &path, body_reader(body), no_overwrite)
+        .extract_to(
+            &id,
+            &path,
+            body_reader(body),
+            no_overwrite,
+            p.bool("copyUIDGID"),
+        )
         .await?;
     Ok(StatusCode::OK)
 }

@@ -208,6 +208,11 @@ pub async fn stats(
             if tx.send(Bytes::from(line)).await.is_err() {
                 return;
             }
+            // A stopped container's stream ends after its last (empty) sample.
+            let running = mgr.get(&id).is_ok_and(|c| c.meta().state.status.is_alive());
+            if !running {
+                return;
+            }
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             match mgr.stats(&id, Some((&prev.cpu_stats, &prev.read))) {
                 Ok(s) => prev = s,

@@ -25,7 +25,7 @@ pub async fn start(state: State, Path(id): Path<String>, req: Request) -> Result
         .map_err(|e| Error::invalid(format!("reading body: {e}")))?;
     let start: ExecStartConfig = json_body(&bytes)?.unwrap_or_default();
     if start.detach {
-        state.containers.exec_start(&id).await?;
+        state.containers.exec_start(&id, start.console_size).await?;
         return Ok(StatusCode::OK.into_response());
     }
     let e = state.containers.exec_get(&id)?;
@@ -48,7 +48,7 @@ pub async fn start(state: State, Path(id): Path<String>, req: Request) -> Result
     };
     // A failure reaches the attached client inside the stream, as with Docker;
     // the exec's exit code (126/127) tells the rest.
-    if let Err(e) = state.containers.exec_start(&id).await {
+    if let Err(e) = state.containers.exec_start(&id, start.console_size).await {
         tracing::debug!(exec = %id, error = %e, "exec start failed");
     }
     let req = Request::from_parts(parts, axum::body::Body::empty());

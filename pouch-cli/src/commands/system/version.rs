@@ -116,6 +116,23 @@ pub fn server_section(v: &Version) -> String {
     out
 }
 
+/// The server's version as templates see it: docker's templates use Go's
+/// field names (`APIVersion`, `MinAPIVersion`), not the JSON keys.
+fn server_template_value(v: &pouch_api::system::Version) -> Value {
+    let mut val = serde_json::to_value(v).unwrap_or(Value::Null);
+    if let Some(obj) = val.as_object_mut() {
+        for (json_key, go_name) in [
+            ("ApiVersion", "APIVersion"),
+            ("MinAPIVersion", "MinAPIVersion"),
+        ] {
+            if let Some(x) = obj.get(json_key).cloned() {
+                obj.insert(go_name.to_string(), x);
+            }
+        }
+    }
+    val
+}
+
 pub async fn run(ctx: &Ctx, args: VersionArgs) -> CmdResult {
     let server = ctx.client.version().await;
     if let Some(f) = args.format.as_deref().filter(|f| !f.is_empty()) {
@@ -123,7 +140,7 @@ pub async fn run(ctx: &Ctx, args: VersionArgs) -> CmdResult {
             .map_err(|e| StatusError::msg(format!("Template parsing error: {e}")))?;
         let data = json!({
             "Client": client_info(),
-            "Server": server.as_ref().ok().map(|v| serde_json::to_value(v).unwrap_or(Value::Null)),
+            "Server": server.as_ref().ok().map(server_template_value),
         });
         println!("{}", t.execute(&data).map_err(StatusError::msg)?);
         return server.map(|_| ()).map_err(Into::into);

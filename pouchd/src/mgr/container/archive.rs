@@ -198,6 +198,19 @@ pub fn extract_in_root<R: Read>(
     input: R,
     no_overwrite_dir_non_dir: bool,
 ) -> Result<()> {
+    extract_in_root_as(root, dest, input, no_overwrite_dir_non_dir, None)
+}
+
+/// [`extract_in_root`], with every entry owned by `owner` (uid, gid) when
+/// given, instead of the owners recorded in the tar (Docker's default for
+/// `cp` without `copyUIDGID`).
+pub fn extract_in_root_as<R: Read>(
+    root: BorrowedFd<'_>,
+    dest: &str,
+    input: R,
+    no_overwrite_dir_non_dir: bool,
+    owner: Option<(u32, u32)>,
+) -> Result<()> {
     let p = ClientPath::parse(dest)?;
     let fd = open_in_root(root.as_raw_fd(), rel(&p.comps).as_str(), OFlag::O_PATH)
         .map_err(|e| resolve_err(e, dest))?;
@@ -208,6 +221,7 @@ pub fn extract_in_root<R: Read>(
     let mut x = Extractor {
         dest,
         no_overwrite_dir_non_dir,
+        owner,
         cache: None,
         dirs: Vec::new(),
     };
@@ -662,6 +676,7 @@ fn remove_all(parent: RawFd, name: &[u8]) -> Result<()> {
 struct Extractor {
     dest: Rc<OwnedFd>,
     no_overwrite_dir_non_dir: bool,
+    owner: Option<(u32, u32)>,
     /// The last parent directory used: its components below `dest`, and fd.
     cache: Option<(Vec<Vec<u8>>, Rc<OwnedFd>)>,
     /// Directories whose mtime is set at the end (children change it).
@@ -741,7 +756,10 @@ impl Extractor {
             Err(Errno::ENOENT) => {}
             Err(e) => return Err(e.into()),
         }
-        let (uid, gid, t) = (Some(meta.uid), Some(meta.gid), meta.mtime);
+        let (uid, gid) = self.owner.map_or((meta.uid, meta.gid), |(u, g)| {
+            (Uid::from_raw(u), Gid::from_raw(g))
+        });
+        let (uid, gid, t) = (Some(uid), Some(gid), meta.mtime);
         match ty {
             EntryType::Directory => {
                 if !keep_dir {

@@ -180,28 +180,40 @@ impl ContainerMgr {
         path: &str,
         out: W,
     ) -> Result<()> {
+        // The whole filesystem of a running container is its layers: the live
+        // view would descend into /proc, /sys and /dev.
+        let whole = path.split('/').all(|c| c.is_empty() || c == ".");
+        let access = if whole { Access::Layers } else { Access::Live };
         let path = path.to_string();
-        self.with_root(reference, Access::Live, move |root| {
+        self.with_root(reference, access, move |root| {
             archive::archive_in_root(root, &path, out)
         })
         .await
     }
 
-    /// Extracts the tar read from `input` into directory `dest` of the container.
+    /// Extracts the tar read from `input` into directory `dest` of the
+    /// container; entries belong to the container's root unless `copy_uid_gid`.
     pub async fn extract_to<R: std::io::Read + Send + 'static>(
         &self,
         reference: &str,
         dest: &str,
         input: R,
         no_overwrite_dir_non_dir: bool,
+        copy_uid_gid: bool,
     ) -> Result<()> {
         let c = self.get(reference)?;
         if c.meta().host_config.readonly_rootfs {
             return Err(Error::invalid("container rootfs is marked read-only"));
         }
         let dest = dest.to_string();
+        let owner = (!copy_uid_gid).then_some((0, 0));
         self.with_root(reference, Access::Write, move |root| {
-            archive::extract_in_root(root, &dest, input, no_overwrite_dir_non_dir)
+            let mut input = input;
+            archive::extract_in_root_as(root, &dest, &mut input, no_overwrite_dir_non_dir, owner)?;
+            // The tar ends before the body does (padding blocks): read the
+            // rest, or the client's last writes hit a closed connection.
+            std::io::copy(&mut input, &mut std::io::sink())?;
+            Ok(())
         })
         .await
     }

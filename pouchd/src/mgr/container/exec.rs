@@ -122,8 +122,8 @@ impl ContainerMgr {
         })
     }
 
-    /// Starts the exec's process.
-    pub async fn exec_start(&self, id: &str) -> Result<()> {
+    /// Starts the exec's process, with its terminal at `console_size` ([h, w]) when given.
+    pub async fn exec_start(&self, id: &str, console_size: Option<[u64; 2]>) -> Result<()> {
         let e = self.exec_get(id)?;
         {
             let mut st = e.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -172,6 +172,11 @@ impl ContainerMgr {
                 .exec(&c.id, id, serde_json::to_vec(&process)?, &stdio)
                 .await?;
             e.io.start_copying(run, None).await?;
+            if let Some([h, w]) = console_size.filter(|[h, w]| e.config.tty && *h > 0 && *w > 0) {
+                if let Err(err) = self.rt.resize(&c.id, id, w as u32, h as u32).await {
+                    tracing::debug!(exec = %id, error = %err, "initial console size");
+                }
+            }
             Ok::<u32, Error>(pid)
         }
         .await;

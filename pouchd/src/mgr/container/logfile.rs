@@ -197,6 +197,21 @@ impl LogFile {
     }
 }
 
+/// The log files newer than `f` (which was rotated away), oldest first,
+/// ending with the live file. When `f` is gone altogether (deleted past
+/// max-file), every file left is newer.
+pub fn newer_files(path: &Path, max_files: u32, f: &std::fs::File) -> Vec<PathBuf> {
+    let all = files_oldest_first(path, max_files);
+    let Ok(md) = f.metadata() else { return all };
+    let same = |p: &PathBuf| {
+        std::fs::metadata(p).is_ok_and(|m| m.ino() == md.ino() && m.dev() == md.dev())
+    };
+    match all.iter().position(same) {
+        Some(i) => all[i + 1..].to_vec(),
+        None => all,
+    }
+}
+
 /// Whether `path` now names a different file than `f` (it was rotated away).
 pub fn was_rotated(path: &Path, f: &std::fs::File) -> bool {
     match (std::fs::metadata(path), f.metadata()) {
@@ -267,5 +282,8 @@ mod tests {
             .map(|p| std::fs::read_to_string(p).unwrap())
             .collect();
         assert_eq!(all, "line2xxx\nline3xxx\nline4xxx\n");
+        // A reader holding the oldest file finds the two newer ones.
+        let oldest = std::fs::File::open(&files[0]).unwrap();
+        assert_eq!(newer_files(&p, 3, &oldest), files[1..].to_vec());
     }
 }

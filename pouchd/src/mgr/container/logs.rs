@@ -159,9 +159,15 @@ impl ContainerMgr {
                 if r.read_available(&mut more).is_err() {
                     return;
                 }
-                // Rotated while we read: finish the old file (done above), go on with the new one.
+                // Rotated while we read: the old file is finished (above); the
+                // files rotated after it, then the live one, follow in order.
                 if super::logfile::was_rotated(&path, r.reader.get_ref()) {
-                    if let Ok(file) = std::fs::File::open(&path) {
+                    for p in
+                        super::logfile::newer_files(&path, log_opts.max_files, r.reader.get_ref())
+                    {
+                        let Ok(file) = std::fs::File::open(&p) else {
+                            continue;
+                        };
                         r.reader = BufReader::new(file);
                         if r.read_available(&mut more).is_err() {
                             return;

@@ -200,6 +200,13 @@ impl ContainerMgr {
         let stdio = io::create_fifos(&fifo_dir, m.config.tty, m.config.open_stdin)?;
         let run = io::open_fifos(&stdio)?;
         let pid = self.rt.start_task(&m.id, &m.snapshot_key, &stdio).await?;
+        let [h, w] = m.host_config.console_size;
+        if m.config.tty && h > 0 && w > 0 {
+            // The client's terminal size, so the first output is laid out right.
+            if let Err(e) = self.rt.resize(&m.id, "", w as u32, h as u32).await {
+                tracing::debug!(id = %m.id, error = %e, "initial console size");
+            }
+        }
         c.io.start_copying(run, Self::open_log(&m)?).await?;
         Ok(pid)
     }

@@ -494,10 +494,10 @@ async fn exec_lifecycle() {
     ));
     let x = e.mgr.exec_create(&id, cfg).unwrap();
     assert_eq!(e.mgr.exec_inspect(&x).unwrap().exit_code, None);
-    e.mgr.exec_start(&x).await.unwrap();
+    e.mgr.exec_start(&x, None).await.unwrap();
     assert!(e.mgr.exec_inspect(&x).unwrap().running);
     assert!(matches!(
-        e.mgr.exec_start(&x).await,
+        e.mgr.exec_start(&x, None).await,
         Err(Error::Conflict(_))
     ));
     e.events
