@@ -1,6 +1,6 @@
 //! Container endpoints.
 
-use super::{inspect, State};
+use super::{inspect, to_completion, State};
 use crate::error::{Error, Result};
 use crate::mgr::container::{ListOptions, WaitCondition};
 use crate::server::params::{json_body, Params};
@@ -18,10 +18,13 @@ pub async fn create(state: State, RawQuery(q): RawQuery, body: Bytes) -> Result<
     let p = Params::parse(q.as_deref());
     let req: ContainerCreateRequest = json_body(&body)?
         .ok_or_else(|| Error::invalid("config cannot be empty in order to create a container"))?;
-    let res = state
-        .containers
-        .create(p.str("name"), req.config, req.host_config)
-        .await?;
+    let mgr = state.containers.clone();
+    let name = p.str("name").map(str::to_string);
+    let res = to_completion(async move {
+        mgr.create(name.as_deref(), req.config, req.host_config)
+            .await
+    })
+    .await?;
     let body = ContainerCreateResponse {
         id: res.id,
         warnings: res.warnings,
@@ -69,7 +72,8 @@ pub async fn inspect(
 }
 
 pub async fn start(state: State, Path(id): Path<String>) -> Result<StatusCode> {
-    state.containers.start(&id).await?;
+    let mgr = state.containers.clone();
+    to_completion(async move { mgr.start(&id).await }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -83,7 +87,8 @@ pub async fn stop(
     RawQuery(q): RawQuery,
 ) -> Result<StatusCode> {
     let p = Params::parse(q.as_deref());
-    state.containers.stop(&id, timeout(&p)?).await?;
+    let (mgr, t) = (state.containers.clone(), timeout(&p)?);
+    to_completion(async move { mgr.stop(&id, t).await }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -93,7 +98,8 @@ pub async fn restart(
     RawQuery(q): RawQuery,
 ) -> Result<StatusCode> {
     let p = Params::parse(q.as_deref());
-    state.containers.restart(&id, timeout(&p)?).await?;
+    let (mgr, t) = (state.containers.clone(), timeout(&p)?);
+    to_completion(async move { mgr.restart(&id, t).await }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -103,17 +109,23 @@ pub async fn kill(
     RawQuery(q): RawQuery,
 ) -> Result<StatusCode> {
     let p = Params::parse(q.as_deref());
-    state.containers.kill(&id, p.str("signal")).await?;
+    let (mgr, sig) = (
+        state.containers.clone(),
+        p.str("signal").map(str::to_string),
+    );
+    to_completion(async move { mgr.kill(&id, sig.as_deref()).await }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn pause(state: State, Path(id): Path<String>) -> Result<StatusCode> {
-    state.containers.pause(&id).await?;
+    let mgr = state.containers.clone();
+    to_completion(async move { mgr.pause(&id).await }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn unpause(state: State, Path(id): Path<String>) -> Result<StatusCode> {
-    state.containers.unpause(&id).await?;
+    let mgr = state.containers.clone();
+    to_completion(async move { mgr.unpause(&id).await }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -247,7 +259,8 @@ pub async fn rename(
 ) -> Result<StatusCode> {
     let p = Params::parse(q.as_deref());
     let name = p.str("name").unwrap_or("");
-    state.containers.rename(&id, name).await?;
+    let (mgr, name) = (state.containers.clone(), name.to_string());
+    to_completion(async move { mgr.rename(&id, &name).await }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -260,6 +273,7 @@ pub async fn remove(
     if p.bool("link") {
         return Err(Error::invalid("links are not supported"));
     }
-    state.containers.remove(&id, p.bool("force")).await?;
+    let (mgr, force) = (state.containers.clone(), p.bool("force"));
+    to_completion(async move { mgr.remove(&id, force).await }).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,7 +1,7 @@
 //! Exec endpoints.
 
 use super::stream::{hijack, Wanted};
-use super::State;
+use super::{to_completion, State};
 use crate::error::{Error, Result};
 use crate::server::params::{json_body, Params};
 use axum::body::Bytes;
@@ -25,7 +25,8 @@ pub async fn start(state: State, Path(id): Path<String>, req: Request) -> Result
         .map_err(|e| Error::invalid(format!("reading body: {e}")))?;
     let start: ExecStartConfig = json_body(&bytes)?.unwrap_or_default();
     if start.detach {
-        state.containers.exec_start(&id, start.console_size).await?;
+        let (mgr, id, size) = (state.containers.clone(), id.clone(), start.console_size);
+        to_completion(async move { mgr.exec_start(&id, size).await }).await?;
         return Ok(StatusCode::OK.into_response());
     }
     let e = state.containers.exec_get(&id)?;
@@ -48,7 +49,8 @@ pub async fn start(state: State, Path(id): Path<String>, req: Request) -> Result
     };
     // A failure reaches the attached client inside the stream, as with Docker;
     // the exec's exit code (126/127) tells the rest.
-    if let Err(e) = state.containers.exec_start(&id, start.console_size).await {
+    let (mgr, eid, size) = (state.containers.clone(), id.clone(), start.console_size);
+    if let Err(e) = to_completion(async move { mgr.exec_start(&eid, size).await }).await {
         tracing::debug!(exec = %id, error = %e, "exec start failed");
     }
     let req = Request::from_parts(parts, axum::body::Body::empty());

@@ -14,5 +14,17 @@ pub mod system;
 use crate::daemon::Daemon;
 use std::sync::Arc;
 
+/// Runs a state-changing operation to its end even if the client goes away:
+/// hyper drops a handler's future on disconnect, and a lifecycle operation
+/// cut in half (a task started but not recorded) would leave containerd and
+/// pouchd disagreeing.
+pub(crate) async fn to_completion<T: Send + 'static>(
+    op: impl std::future::Future<Output = crate::error::Result<T>> + Send + 'static,
+) -> crate::error::Result<T> {
+    tokio::spawn(op)
+        .await
+        .map_err(|e| crate::error::Error::system(format!("operation task: {e}")))?
+}
+
 /// Shared state of every handler.
 pub type State = axum::extract::State<Arc<Daemon>>;

@@ -65,16 +65,27 @@ pub async fn logs(state: State, Path(id): Path<String>, RawQuery(q): RawQuery) -
     };
     let timestamps = opts.timestamps;
     let (tty, rx) = state.containers.logs(&id, opts)?;
-    let body = tokio_stream::wrappers::ReceiverStream::new(rx).map(move |e| {
-        let data = if timestamps {
-            let mut d = format!("{} ", e.time).into_bytes();
-            d.extend_from_slice(&e.line);
-            Bytes::from(d)
-        } else {
-            e.line
-        };
-        Ok::<_, std::convert::Infallible>(if tty { data } else { frame(e.stream, &data) })
-    });
+    // Entries that are ready go out together: one HTTP chunk per line would
+    // cost more than the lines themselves.
+    let body = tokio_stream::wrappers::ReceiverStream::new(rx)
+        .ready_chunks(256)
+        .map(move |batch| {
+            let mut out = Vec::with_capacity(batch.iter().map(|e| e.line.len() + 48).sum());
+            for e in batch {
+                let mut data = Vec::with_capacity(e.line.len() + 40);
+                if timestamps {
+                    data.extend_from_slice(e.time.as_bytes());
+                    data.push(b' ');
+                }
+                data.extend_from_slice(&e.line);
+                if tty {
+                    out.extend_from_slice(&data);
+                } else {
+                    out.extend_from_slice(&frame(e.stream, &data));
+                }
+            }
+            Ok::<_, std::convert::Infallible>(Bytes::from(out))
+        });
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, if tty { RAW } else { MULTIPLEXED })

@@ -32,6 +32,8 @@ fn client_info() -> Value {
     json!({
         "Version": env!("CARGO_PKG_VERSION"),
         "ApiVersion": pouch_api::API_VERSION,
+        // docker's templates use the Go field name.
+        "APIVersion": pouch_api::API_VERSION,
         "Os": std::env::consts::OS,
         "Arch": go_arch(),
     })

@@ -201,12 +201,23 @@ impl ContainerMgr {
                 }
                 n.to_string()
             }
-            _ => loop {
-                let n = random_name();
-                if !self.containers.name_taken(&n) {
-                    break n;
+            _ => {
+                // Like Docker: a few random names, then digits appended, so
+                // a crowded namespace never makes this spin.
+                let mut attempt = 0u32;
+                loop {
+                    let n = random_name();
+                    let n = if attempt < 5 {
+                        n
+                    } else {
+                        format!("{n}{}", rand::random_range(0..100_000u32))
+                    };
+                    if !self.containers.name_taken(&n) {
+                        break n;
+                    }
+                    attempt += 1;
                 }
-            },
+            }
         };
         if config.image.is_empty() {
             return Err(Error::invalid("image name is required"));

@@ -167,6 +167,14 @@ impl ContainerMgr {
             let dir = self.cfg.exec_root.join(&c.id).join(format!("exec-{id}"));
             let stdio = io::create_fifos(&dir, e.config.tty, e.config.attach_stdin)?;
             let run = io::open_fifos(&stdio)?;
+            // Announced before the process runs: a fast one's exec_die comes
+            // from the event stream and must not overtake it.
+            let cmd = e.config.cmd.clone().unwrap_or_default().join(" ");
+            self.emit(
+                &m,
+                &format!("exec_start: {cmd}"),
+                &[("execID", id.to_string())],
+            );
             let pid = self
                 .rt
                 .exec(&c.id, id, serde_json::to_vec(&process)?, &stdio)
@@ -186,12 +194,6 @@ impl ContainerMgr {
                     s.running = true;
                     s.pid = pid;
                 });
-                let cmd = e.config.cmd.clone().unwrap_or_default().join(" ");
-                self.emit(
-                    &m,
-                    &format!("exec_start: {cmd}"),
-                    &[("execID", id.to_string())],
-                );
                 Ok(())
             }
             Err(err) => {

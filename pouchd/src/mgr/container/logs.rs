@@ -8,6 +8,9 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
+
+/// Entries read before they are handed on.
+const BATCH: usize = 1024;
 use tokio::sync::mpsc;
 
 /// What the client asked for.
@@ -31,15 +34,23 @@ pub struct LogEntry {
     pub line: Bytes,
 }
 
-fn parse_line(raw: &str) -> Option<(LogEntry, DateTime<Utc>)> {
+/// Parses one json-file line; the time is parsed only when `need_time`
+/// (since/until filters), as it is the costly part.
+fn parse_line(raw: &str, need_time: bool) -> Option<(LogEntry, Option<DateTime<Utc>>)> {
     let l: JsonLogLine = serde_json::from_str(raw).ok()?;
     let stream = match l.stream.as_ref() {
         "stderr" => StreamKind::Stderr,
         _ => StreamKind::Stdout,
     };
-    let t = DateTime::parse_from_rfc3339(&l.time)
-        .ok()?
-        .with_timezone(&Utc);
+    let t = if need_time {
+        Some(
+            DateTime::parse_from_rfc3339(&l.time)
+                .ok()?
+                .with_timezone(&Utc),
+        )
+    } else {
+        None
+    };
     Some((
         LogEntry {
             stream,
@@ -54,39 +65,67 @@ struct Reader {
     opts: LogsOptions,
     reader: BufReader<std::fs::File>,
     buf: String,
+    /// Bytes consumed from the file (tracked here: asking the kernel costs a
+    /// syscall per line).
+    pos: u64,
+}
+
+impl Reader {
+    fn new(opts: &LogsOptions, file: std::fs::File) -> Self {
+        Reader {
+            opts: opts.clone(),
+            reader: BufReader::with_capacity(64 * 1024, file),
+            buf: String::new(),
+            pos: 0,
+        }
+    }
+
+    fn switch(&mut self, file: std::fs::File) {
+        self.reader = BufReader::with_capacity(64 * 1024, file);
+        self.pos = 0;
+    }
 }
 
 impl Reader {
     /// Reads complete lines from the current position; a trailing partial
     /// line (a write in progress) is left for the next round.
-    fn read_available(&mut self, out: &mut Vec<LogEntry>) -> std::io::Result<()> {
-        loop {
-            let pos = self.reader.stream_position()?;
+    /// Stops after `max` entries, leaving the rest for the next call.
+    fn read_available(&mut self, out: &mut Vec<LogEntry>, max: usize) -> std::io::Result<()> {
+        let need_time = self.opts.since.is_some() || self.opts.until.is_some();
+        let mut taken = 0;
+        while taken < max {
             self.buf.clear();
             let n = self.reader.read_line(&mut self.buf)?;
             if n == 0 {
                 return Ok(());
             }
             if !self.buf.ends_with('\n') {
-                self.reader.seek(SeekFrom::Start(pos))?;
+                self.reader.seek(SeekFrom::Start(self.pos))?;
                 return Ok(());
             }
-            if let Some((e, t)) = parse_line(self.buf.trim_end_matches('\n')) {
+            self.pos += n as u64;
+            if let Some((e, t)) = parse_line(self.buf.trim_end_matches('\n'), need_time) {
                 if self.wanted(&e, t) {
                     out.push(e);
+                    taken += 1;
                 }
             }
         }
+        Ok(())
     }
 
-    fn wanted(&self, e: &LogEntry, t: DateTime<Utc>) -> bool {
+    fn wanted(&self, e: &LogEntry, t: Option<DateTime<Utc>>) -> bool {
         let stream_ok = match e.stream {
             StreamKind::Stdout => self.opts.stdout,
             StreamKind::Stderr => self.opts.stderr,
         };
-        stream_ok
-            && self.opts.since.is_none_or(|s| t >= s)
-            && self.opts.until.is_none_or(|u| t <= u)
+        let in_window = match t {
+            Some(t) => {
+                self.opts.since.is_none_or(|s| t >= s) && self.opts.until.is_none_or(|u| t <= u)
+            }
+            None => true,
+        };
+        stream_ok && in_window
     }
 }
 
@@ -116,36 +155,45 @@ impl ContainerMgr {
         let path = std::path::PathBuf::from(&m.log_path);
         tokio::spawn(async move {
             state.borrow_and_update();
-            let mut first = Vec::new();
-            // Rotated files first, oldest to newest, then the live one.
+            // Rotated files first, oldest to newest, then the live one. With
+            // `tail`, only the last lines are kept; without, lines stream out
+            // in batches as they are read.
+            let mut tail: VecDeque<LogEntry> = VecDeque::new();
             let mut r = None;
             for p in super::logfile::files_oldest_first(&path, log_opts.max_files) {
                 let Ok(file) = std::fs::File::open(&p) else {
                     continue;
                 };
-                let mut rd = Reader {
-                    opts: opts.clone(),
-                    reader: BufReader::new(file),
-                    buf: String::new(),
-                };
-                if rd.read_available(&mut first).is_err() {
-                    return;
+                let mut rd = Reader::new(&opts, file);
+                loop {
+                    let mut batch = Vec::new();
+                    if rd.read_available(&mut batch, BATCH).is_err() {
+                        return;
+                    }
+                    if batch.is_empty() {
+                        break;
+                    }
+                    match opts.tail {
+                        Some(n) => {
+                            tail.extend(batch);
+                            while tail.len() > n {
+                                tail.pop_front();
+                            }
+                        }
+                        None => {
+                            for e in batch {
+                                if tx.send(e).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
                 }
                 r = Some(rd);
             }
             // Never started: no log yet.
             let Some(mut r) = r else { return };
-            let first: Vec<LogEntry> = match opts.tail {
-                Some(n) => {
-                    let mut q: VecDeque<LogEntry> = first.into();
-                    while q.len() > n {
-                        q.pop_front();
-                    }
-                    q.into()
-                }
-                None => first,
-            };
-            for e in first {
+            for e in tail {
                 if tx.send(e).await.is_err() {
                     return;
                 }
@@ -156,7 +204,7 @@ impl ContainerMgr {
             loop {
                 let open = state.borrow_and_update().open;
                 let mut more = Vec::new();
-                if r.read_available(&mut more).is_err() {
+                if r.read_available(&mut more, usize::MAX).is_err() {
                     return;
                 }
                 // Rotated while we read: the old file is finished (above); the
@@ -168,8 +216,8 @@ impl ContainerMgr {
                         let Ok(file) = std::fs::File::open(&p) else {
                             continue;
                         };
-                        r.reader = BufReader::new(file);
-                        if r.read_available(&mut more).is_err() {
+                        r.switch(file);
+                        if r.read_available(&mut more, usize::MAX).is_err() {
                             return;
                         }
                     }
@@ -206,10 +254,11 @@ mod tests {
 
     #[test]
     fn log_lines_with_escapes_parse() {
-        let (e, _) = parse_line(
-            r#"{"log":"tick \"q\"\n","stream":"stderr","time":"2026-01-01T00:00:00.5Z"}"#,
-        )
-        .unwrap();
+        let raw = r#"{"log":"tick \"q\"\n","stream":"stderr","time":"2026-01-01T00:00:00.5Z"}"#;
+        let (e, t) = parse_line(raw, false).unwrap();
+        assert_eq!(t, None);
+        let (_, t) = parse_line(raw, true).unwrap();
+        assert_eq!(t.map(|t| t.timestamp_subsec_millis()), Some(500));
         assert_eq!(&e.line[..], b"tick \"q\"\n");
         assert_eq!(e.stream, StreamKind::Stderr);
     }
