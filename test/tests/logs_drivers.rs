@@ -346,3 +346,19 @@ fn follow_across_rotations_burst() {
         5,
     );
 }
+
+/// 100 MiB of 100-byte lines through the json-file log and back out through
+/// `docker logs`: every byte arrives, stdout and stderr apart, and the
+/// container never blocks on the log.
+#[test]
+fn hundred_mib_through_logs() {
+    let Some(d) = TestDaemon::start() else { return };
+    // 99 characters and a newline, 1 Mi times.
+    let script = "yes 012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678 | head -n 1048576; echo done >&2";
+    d.docker_ok(&["run", "--name", "big", "busybox", "sh", "-c", script]);
+    let o = d.docker_sh("$DOCKER logs big 2>/tmp/.pouch-test-big-stderr-$$ | wc -c; cat /tmp/.pouch-test-big-stderr-$$; rm -f /tmp/.pouch-test-big-stderr-$$");
+    let out = &o.stdout;
+    let mut lines = out.lines();
+    assert_eq!(lines.next().map(str::trim), Some("104857600"), "{out}");
+    assert_eq!(lines.next(), Some("done"), "{out}");
+}
