@@ -27,6 +27,7 @@ mod stats;
 mod stop;
 mod store;
 mod top;
+mod user;
 mod wait;
 
 pub use attach::{parse_detach_keys, AttachStreams, StdinEnd};
