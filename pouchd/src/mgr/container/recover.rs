@@ -11,6 +11,36 @@ use crate::error::Result;
 use std::sync::Arc;
 
 impl ContainerMgr {
+    /// Docker's rule for a daemon start: stopped containers with restart
+    /// policy `always` start again (even if stopped by hand), `unless-stopped`
+    /// ones unless they were stopped by hand. Never-started ones stay.
+    fn restart_on_daemon_start(self: &Arc<Self>) {
+        for c in self.all() {
+            let m = c.meta();
+            let wanted = m.state.status == Status::Exited
+                && m.state.started_at.is_some()
+                && match m.host_config.restart_policy.name.as_str() {
+                    "always" => true,
+                    "unless-stopped" => !m.manually_stopped,
+                    _ => false,
+                };
+            if !wanted {
+                continue;
+            }
+            let mgr = self.clone();
+            tokio::spawn(async move {
+                let _op = c.op.lock().await;
+                if c.meta().state.status != Status::Exited {
+                    return;
+                }
+                c.update(|m| m.manually_stopped = false);
+                if let Err(e) = mgr.start_locked(&c).await {
+                    tracing::warn!(id = %c.id, error = %e, "restart at daemon start failed");
+                }
+            });
+        }
+    }
+
     pub(super) async fn recover(self: &Arc<Self>) -> Result<()> {
         let metas: Vec<super::ContainerMeta> = self.meta.load_all()?;
         let tasks = self.rt.list_tasks().await?;
@@ -77,6 +107,7 @@ impl ContainerMgr {
             containers = self.containers.all().len(),
             "containers restored"
         );
+        self.restart_on_daemon_start();
         // Exits that happened while pouchd was down (and restarts they call for).
         if !stale.is_empty() {
             let mgr = self.clone();

@@ -525,3 +525,72 @@ async fn exec_lifecycle() {
         Err(Error::NotFound(_))
     ));
 }
+
+#[tokio::test]
+async fn daemon_start_restarts_always_and_unless_stopped() {
+    let e = env().await;
+    let policy = |name: &str| HostConfig {
+        restart_policy: RestartPolicy {
+            name: name.into(),
+            maximum_retry_count: 0,
+        },
+        ..Default::default()
+    };
+    let always = e
+        .mgr
+        .create(Some("al"), config(&["sleep", "9"]), policy("always"))
+        .await
+        .unwrap()
+        .id;
+    let unless = e
+        .mgr
+        .create(
+            Some("un"),
+            config(&["sleep", "9"]),
+            policy("unless-stopped"),
+        )
+        .await
+        .unwrap()
+        .id;
+    let plain = e
+        .mgr
+        .create(Some("pl"), config(&["sleep", "9"]), HostConfig::default())
+        .await
+        .unwrap()
+        .id;
+    let never = e
+        .mgr
+        .create(Some("nv"), config(&["sleep", "9"]), policy("always"))
+        .await
+        .unwrap()
+        .id;
+    for id in [&always, &unless, &plain] {
+        e.mgr.start(id).await.unwrap();
+        exit_on_kill(&e, id, None, 143);
+        e.mgr.stop(id, Some(10)).await.unwrap();
+    }
+    let (_tx, rx) = event_channel();
+    let mgr2 = ContainerMgr::new(
+        e.rt.clone(),
+        e.images.clone(),
+        e.cfg.clone(),
+        rx,
+        e.bus.clone(),
+    )
+    .await
+    .unwrap();
+    status_becomes(&mgr2, &always, Status::Running).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        mgr2.get(&unless).unwrap().meta().state.status,
+        Status::Exited
+    );
+    assert_eq!(
+        mgr2.get(&plain).unwrap().meta().state.status,
+        Status::Exited
+    );
+    assert_eq!(
+        mgr2.get(&never).unwrap().meta().state.status,
+        Status::Created
+    );
+}
