@@ -191,7 +191,8 @@ impl ContainerMgr {
         match res {
             Ok(pid) => {
                 e.update(|s| {
-                    s.running = true;
+                    // A fast process's exit event may already have been handled.
+                    s.running = s.exit_code.is_none();
                     s.pid = pid;
                 });
                 Ok(())
