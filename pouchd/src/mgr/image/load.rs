@@ -91,13 +91,7 @@ impl ImageMgr {
         }
         // GC labels: the manifest holds config and layers, the config holds
         // the unpacked snapshot chain.
-        let mut cfg_labels = HashMap::new();
-        if !top.is_empty() {
-            cfg_labels.insert(
-                "containerd.io/gc.ref.snapshot.overlayfs".to_string(),
-                top.clone(),
-            );
-        }
+        let cfg_labels = super::config_gc_labels(&top);
         self.store
             .write_blob(
                 lease,
@@ -107,17 +101,10 @@ impl ImageMgr {
                 cfg_labels,
             )
             .await?;
-        let mut m_labels = HashMap::new();
-        m_labels.insert(
-            "containerd.io/gc.ref.content.config".to_string(),
-            img.config.digest.clone(),
+        let m_labels = super::manifest_gc_labels(
+            &img.config.digest,
+            layer_descs.iter().map(|l| l.digest.as_str()),
         );
-        for (i, l) in layer_descs.iter().enumerate() {
-            m_labels.insert(
-                format!("containerd.io/gc.ref.content.l.{i}"),
-                l.digest.clone(),
-            );
-        }
         let manifest = Descriptor {
             media_type: img.manifest.media_type.clone(),
             digest: img.manifest.digest.clone(),

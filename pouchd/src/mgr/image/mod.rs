@@ -272,6 +272,35 @@ impl ImageMgr {
     }
 }
 
+/// containerd GC labels of an image config: it holds the unpacked snapshot
+/// chain (`top_chain`, empty for an image without layers).
+fn config_gc_labels(top_chain: &str) -> std::collections::HashMap<String, String> {
+    let mut labels = std::collections::HashMap::new();
+    if !top_chain.is_empty() {
+        labels.insert(
+            "containerd.io/gc.ref.snapshot.overlayfs".to_string(),
+            top_chain.to_string(),
+        );
+    }
+    labels
+}
+
+/// containerd GC labels of a manifest: it holds its config and its layers.
+fn manifest_gc_labels<'a>(
+    config_digest: &str,
+    layer_digests: impl Iterator<Item = &'a str>,
+) -> std::collections::HashMap<String, String> {
+    let mut labels = std::collections::HashMap::new();
+    labels.insert(
+        "containerd.io/gc.ref.content.config".to_string(),
+        config_digest.to_string(),
+    );
+    for (i, d) in layer_digests.enumerate() {
+        labels.insert(format!("containerd.io/gc.ref.content.l.{i}"), d.to_string());
+    }
+    labels
+}
+
 fn dangling_name(id: &str) -> String {
     format!("{DANGLING}{id}")
 }

@@ -519,10 +519,7 @@ impl ImageMgr {
         // GC labels: the manifest holds config and layers, the config the
         // unpacked snapshot chain.
         let top = crate::ctrd::chain_ids(&diff_ids).pop().unwrap_or_default();
-        let mut cfg_labels = HashMap::new();
-        if !top.is_empty() {
-            cfg_labels.insert("containerd.io/gc.ref.snapshot.overlayfs".to_string(), top);
-        }
+        let cfg_labels = super::config_gc_labels(&top);
         self.store
             .write_blob(
                 lease,
@@ -532,17 +529,10 @@ impl ImageMgr {
                 cfg_labels,
             )
             .await?;
-        let mut m_labels = HashMap::new();
-        m_labels.insert(
-            "containerd.io/gc.ref.content.config".to_string(),
-            config_desc.digest.clone(),
+        let m_labels = super::manifest_gc_labels(
+            &config_desc.digest,
+            layers.iter().map(|l| l.digest.as_str()),
         );
-        for (i, l) in layers.iter().enumerate() {
-            m_labels.insert(
-                format!("containerd.io/gc.ref.content.l.{i}"),
-                l.digest.clone(),
-            );
-        }
         self.store
             .write_blob(
                 lease,
