@@ -76,6 +76,17 @@ fn exit_on_kill(e: &Env, id: &str, signal: Option<u32>, code: u32) {
     });
 }
 
+/// Host config with only a restart policy.
+fn policy(name: &str, maximum_retry_count: i64) -> HostConfig {
+    HostConfig {
+        restart_policy: RestartPolicy {
+            name: name.into(),
+            maximum_retry_count,
+        },
+        ..Default::default()
+    }
+}
+
 fn config(cmd: &[&str]) -> Config {
     Config {
         image: "busybox".into(),
@@ -209,13 +220,7 @@ async fn stop_escalates_to_sigkill_after_timeout() {
 #[tokio::test]
 async fn restart_policy_always_restarts_until_stopped() {
     let e = env().await;
-    let hc = HostConfig {
-        restart_policy: RestartPolicy {
-            name: "always".into(),
-            maximum_retry_count: 0,
-        },
-        ..Default::default()
-    };
+    let hc = policy("always", 0);
     let id = e.mgr.create(None, config(&["false"]), hc).await.unwrap().id;
     e.mgr.start(&id).await.unwrap();
     e.events.send(e.rt.exit(&id, 1)).await.unwrap();
@@ -233,13 +238,7 @@ async fn restart_policy_always_restarts_until_stopped() {
 #[tokio::test]
 async fn on_failure_gives_up_after_max_retries() {
     let e = env().await;
-    let hc = HostConfig {
-        restart_policy: RestartPolicy {
-            name: "on-failure".into(),
-            maximum_retry_count: 1,
-        },
-        ..Default::default()
-    };
+    let hc = policy("on-failure", 1);
     let id = e.mgr.create(None, config(&["false"]), hc).await.unwrap().id;
     e.mgr.start(&id).await.unwrap();
     e.events.send(e.rt.exit(&id, 1)).await.unwrap();
@@ -529,16 +528,9 @@ async fn exec_lifecycle() {
 #[tokio::test]
 async fn daemon_start_restarts_always_and_unless_stopped() {
     let e = env().await;
-    let policy = |name: &str| HostConfig {
-        restart_policy: RestartPolicy {
-            name: name.into(),
-            maximum_retry_count: 0,
-        },
-        ..Default::default()
-    };
     let always = e
         .mgr
-        .create(Some("al"), config(&["sleep", "9"]), policy("always"))
+        .create(Some("al"), config(&["sleep", "9"]), policy("always", 0))
         .await
         .unwrap()
         .id;
@@ -547,7 +539,7 @@ async fn daemon_start_restarts_always_and_unless_stopped() {
         .create(
             Some("un"),
             config(&["sleep", "9"]),
-            policy("unless-stopped"),
+            policy("unless-stopped", 0),
         )
         .await
         .unwrap()
@@ -560,7 +552,7 @@ async fn daemon_start_restarts_always_and_unless_stopped() {
         .id;
     let never = e
         .mgr
-        .create(Some("nv"), config(&["sleep", "9"]), policy("always"))
+        .create(Some("nv"), config(&["sleep", "9"]), policy("always", 0))
         .await
         .unwrap()
         .id;
