@@ -20,14 +20,18 @@ const MULTIPLEXED: &str = "application/vnd.docker.multiplexed-stream";
 /// Docker's stream framing: `[stream, 0, 0, 0, len as u32 big-endian]` + data.
 pub fn frame(kind: StreamKind, data: &[u8]) -> Bytes {
     let mut out = Vec::with_capacity(8 + data.len());
-    out.push(match kind {
-        StreamKind::Stdout => 1,
-        StreamKind::Stderr => 2,
-    });
-    out.extend_from_slice(&[0, 0, 0]);
-    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    out.extend_from_slice(&frame_header(kind, data.len()));
     out.extend_from_slice(data);
     Bytes::from(out)
+}
+
+fn frame_header(kind: StreamKind, len: usize) -> [u8; 8] {
+    let kind = match kind {
+        StreamKind::Stdout => 1,
+        StreamKind::Stderr => 2,
+    };
+    let len = (len as u32).to_be_bytes();
+    [kind, 0, 0, 0, len[0], len[1], len[2], len[3]]
 }
 
 /// `since`/`until`: Unix seconds with optional fraction, or RFC 3339.
@@ -65,27 +69,24 @@ pub async fn logs(state: State, Path(id): Path<String>, RawQuery(q): RawQuery) -
     };
     let timestamps = opts.timestamps;
     let (tty, rx) = state.containers.logs(&id, opts)?;
-    // Entries that are ready go out together: one HTTP chunk per line would
-    // cost more than the lines themselves.
-    let body = tokio_stream::wrappers::ReceiverStream::new(rx)
-        .ready_chunks(256)
-        .map(move |batch| {
-            let mut out = Vec::with_capacity(batch.iter().map(|e| e.line.len() + 48).sum());
-            for e in batch {
-                let mut data = Vec::with_capacity(e.line.len() + 40);
-                if timestamps {
-                    data.extend_from_slice(e.time.as_bytes());
-                    data.push(b' ');
-                }
-                data.extend_from_slice(&e.line);
-                if tty {
-                    out.extend_from_slice(&data);
-                } else {
-                    out.extend_from_slice(&frame(e.stream, &data));
-                }
+    // A batch of entries goes out as one HTTP chunk: one chunk per line
+    // would cost more than the lines themselves.
+    let body = tokio_stream::wrappers::ReceiverStream::new(rx).map(move |batch| {
+        let size = batch.iter().map(|e| e.line.len() + e.time.len() + 9).sum();
+        let mut out = Vec::with_capacity(size);
+        for e in batch {
+            let len = e.line.len() + if timestamps { e.time.len() + 1 } else { 0 };
+            if !tty {
+                out.extend_from_slice(&frame_header(e.stream, len));
             }
-            Ok::<_, std::convert::Infallible>(Bytes::from(out))
-        });
+            if timestamps {
+                out.extend_from_slice(e.time.as_bytes());
+                out.push(b' ');
+            }
+            out.extend_from_slice(&e.line);
+        }
+        Ok::<_, std::convert::Infallible>(Bytes::from(out))
+    });
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, if tty { RAW } else { MULTIPLEXED })

@@ -9,9 +9,10 @@ use chrono::{DateTime, Utc};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
 
+use tokio::sync::mpsc;
+
 /// Entries read before they are handed on.
 const BATCH: usize = 1024;
-use tokio::sync::mpsc;
 
 /// What the client asked for.
 #[derive(Debug, Clone, Default)]
@@ -30,13 +31,19 @@ pub struct LogsOptions {
 #[derive(Debug, Clone)]
 pub struct LogEntry {
     pub stream: StreamKind,
+    /// The RFC 3339 time as logged; empty unless timestamps were asked for.
     pub time: String,
     pub line: Bytes,
 }
 
 /// Parses one json-file line; the time is parsed only when `need_time`
-/// (since/until filters), as it is the costly part.
-fn parse_line(raw: &str, need_time: bool) -> Option<(LogEntry, Option<DateTime<Utc>>)> {
+/// (since/until filters), as it is the costly part, and kept only when
+/// `keep_time` (timestamps wanted).
+fn parse_line(
+    raw: &str,
+    need_time: bool,
+    keep_time: bool,
+) -> Option<(LogEntry, Option<DateTime<Utc>>)> {
     let l: JsonLogLine = serde_json::from_str(raw).ok()?;
     let stream = match l.stream.as_ref() {
         "stderr" => StreamKind::Stderr,
@@ -54,8 +61,13 @@ fn parse_line(raw: &str, need_time: bool) -> Option<(LogEntry, Option<DateTime<U
     Some((
         LogEntry {
             stream,
-            time: l.time.to_string(),
-            line: Bytes::copy_from_slice(l.log.as_bytes()),
+            time: if keep_time {
+                l.time.into_owned()
+            } else {
+                String::new()
+            },
+            // An escaped line is already an owned String: reuse its buffer.
+            line: Bytes::from(l.log.into_owned()),
         },
         t,
     ))
@@ -92,6 +104,7 @@ impl Reader {
     /// Stops after `max` entries, leaving the rest for the next call.
     fn read_available(&mut self, out: &mut Vec<LogEntry>, max: usize) -> std::io::Result<()> {
         let need_time = self.opts.since.is_some() || self.opts.until.is_some();
+        let keep_time = self.opts.timestamps;
         let mut taken = 0;
         while taken < max {
             self.buf.clear();
@@ -104,7 +117,8 @@ impl Reader {
                 return Ok(());
             }
             self.pos += n as u64;
-            if let Some((e, t)) = parse_line(self.buf.trim_end_matches('\n'), need_time) {
+            if let Some((e, t)) = parse_line(self.buf.trim_end_matches('\n'), need_time, keep_time)
+            {
                 if self.wanted(&e, t) {
                     out.push(e);
                     taken += 1;
@@ -129,14 +143,83 @@ impl Reader {
     }
 }
 
+/// Reads what the files hold now, oldest rotated file first, sending batches
+/// as they fill (or only the last `tail` entries). Runs on the blocking pool:
+/// file reads would otherwise hold one of the few runtime workers for the
+/// whole read. Returns the reader of the live file for `follow`, or `None`
+/// when there is no log yet or the client went away.
+fn read_existing(
+    opts: &LogsOptions,
+    path: &std::path::Path,
+    max_files: u32,
+    tx: &mpsc::Sender<Vec<LogEntry>>,
+) -> Option<Reader> {
+    let mut tail: VecDeque<LogEntry> = VecDeque::new();
+    let mut r = None;
+    for p in super::logfile::files_oldest_first(path, max_files) {
+        let Ok(file) = std::fs::File::open(&p) else {
+            continue;
+        };
+        let mut rd = Reader::new(opts, file);
+        loop {
+            let mut batch = Vec::with_capacity(BATCH);
+            rd.read_available(&mut batch, BATCH).ok()?;
+            if batch.is_empty() {
+                break;
+            }
+            match opts.tail {
+                Some(n) => {
+                    tail.extend(batch);
+                    while tail.len() > n {
+                        tail.pop_front();
+                    }
+                }
+                None => tx.blocking_send(batch).ok()?,
+            }
+        }
+        r = Some(rd);
+    }
+    if !tail.is_empty() {
+        tx.blocking_send(tail.into()).ok()?;
+    }
+    r
+}
+
+/// One follow round on the blocking pool: new lines of the live file, and
+/// of the files rotated in since (in order).
+fn read_more(
+    mut r: Reader,
+    path: std::path::PathBuf,
+    max_files: u32,
+) -> (Reader, std::io::Result<Vec<LogEntry>>) {
+    let mut more = Vec::new();
+    if let Err(e) = r.read_available(&mut more, usize::MAX) {
+        return (r, Err(e));
+    }
+    // Rotated while we read: the old file is finished (above); the files
+    // rotated after it, then the live one, follow in order.
+    if super::logfile::was_rotated(&path, r.reader.get_ref()) {
+        for p in super::logfile::newer_files(&path, max_files, r.reader.get_ref()) {
+            let Ok(file) = std::fs::File::open(&p) else {
+                continue;
+            };
+            r.switch(file);
+            if let Err(e) = r.read_available(&mut more, usize::MAX) {
+                return (r, Err(e));
+            }
+        }
+    }
+    (r, Ok(more))
+}
+
 impl ContainerMgr {
-    /// Streams the container's log. The producer stops when the receiver is
-    /// dropped (the client went away).
+    /// Streams the container's log in batches of entries. The producer stops
+    /// when the receiver is dropped (the client went away).
     pub fn logs(
         &self,
         reference: &str,
         opts: LogsOptions,
-    ) -> Result<(bool, mpsc::Receiver<LogEntry>)> {
+    ) -> Result<(bool, mpsc::Receiver<Vec<LogEntry>>)> {
         if !opts.stdout && !opts.stderr {
             return Err(Error::invalid(
                 "Bad parameters: you must choose at least one stream",
@@ -150,83 +233,35 @@ impl ContainerMgr {
                 "configured logging driver does not support reading".to_string(),
             ));
         };
+        let max_files = log_opts.max_files;
         let mut state = c.io.log.subscribe();
-        let (tx, rx) = mpsc::channel(256);
+        let (tx, rx) = mpsc::channel(16);
         let path = std::path::PathBuf::from(&m.log_path);
         tokio::spawn(async move {
             state.borrow_and_update();
-            // Rotated files first, oldest to newest, then the live one. With
-            // `tail`, only the last lines are kept; without, lines stream out
-            // in batches as they are read.
-            let mut tail: VecDeque<LogEntry> = VecDeque::new();
-            let mut r = None;
-            for p in super::logfile::files_oldest_first(&path, log_opts.max_files) {
-                let Ok(file) = std::fs::File::open(&p) else {
-                    continue;
-                };
-                let mut rd = Reader::new(&opts, file);
-                loop {
-                    let mut batch = Vec::new();
-                    if rd.read_available(&mut batch, BATCH).is_err() {
-                        return;
-                    }
-                    if batch.is_empty() {
-                        break;
-                    }
-                    match opts.tail {
-                        Some(n) => {
-                            tail.extend(batch);
-                            while tail.len() > n {
-                                tail.pop_front();
-                            }
-                        }
-                        None => {
-                            for e in batch {
-                                if tx.send(e).await.is_err() {
-                                    return;
-                                }
-                            }
-                        }
-                    }
-                }
-                r = Some(rd);
-            }
-            // Never started: no log yet.
-            let Some(mut r) = r else { return };
-            for e in tail {
-                if tx.send(e).await.is_err() {
-                    return;
-                }
-            }
+            let first = {
+                let (opts, path, tx) = (opts.clone(), path.clone(), tx.clone());
+                tokio::task::spawn_blocking(move || read_existing(&opts, &path, max_files, &tx))
+                    .await
+            };
+            // No log yet, or the client went away.
+            let Ok(Some(mut r)) = first else { return };
             if !opts.follow {
                 return;
             }
             loop {
                 let open = state.borrow_and_update().open;
-                let mut more = Vec::new();
-                if r.read_available(&mut more, usize::MAX).is_err() {
+                let p = path.clone();
+                let Ok((back, more)) =
+                    tokio::task::spawn_blocking(move || read_more(r, p, max_files)).await
+                else {
                     return;
-                }
-                // Rotated while we read: the old file is finished (above); the
-                // files rotated after it, then the live one, follow in order.
-                if super::logfile::was_rotated(&path, r.reader.get_ref()) {
-                    for p in
-                        super::logfile::newer_files(&path, log_opts.max_files, r.reader.get_ref())
-                    {
-                        let Ok(file) = std::fs::File::open(&p) else {
-                            continue;
-                        };
-                        r.switch(file);
-                        if r.read_available(&mut more, usize::MAX).is_err() {
-                            return;
-                        }
-                    }
-                }
+                };
+                r = back;
+                let Ok(more) = more else { return };
                 let got = !more.is_empty();
-                for e in more {
-                    if tx.send(e).await.is_err() {
-                        return;
-                    }
+                if got && tx.send(more).await.is_err() {
+                    return;
                 }
                 if !open {
                     // The writers are gone: drain what is left, then end.
@@ -255,9 +290,9 @@ mod tests {
     #[test]
     fn log_lines_with_escapes_parse() {
         let raw = r#"{"log":"tick \"q\"\n","stream":"stderr","time":"2026-01-01T00:00:00.5Z"}"#;
-        let (e, t) = parse_line(raw, false).unwrap();
+        let (e, t) = parse_line(raw, false, false).unwrap();
         assert_eq!(t, None);
-        let (_, t) = parse_line(raw, true).unwrap();
+        let (_, t) = parse_line(raw, true, true).unwrap();
         assert_eq!(t.map(|t| t.timestamp_subsec_millis()), Some(500));
         assert_eq!(&e.line[..], b"tick \"q\"\n");
         assert_eq!(e.stream, StreamKind::Stderr);
