@@ -304,6 +304,36 @@ fn logs_tail_and_timestamps() {
 }
 
 #[test]
+fn logs_since_and_until_cut_at_logged_times() {
+    let Some(d) = TestDaemon::start() else { return };
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "logs2",
+        "busybox",
+        "sh",
+        "-c",
+        "echo early; sleep 1.1; echo late",
+    ]);
+    let o = d.docker_run(&["logs", "-t", "logs2"]);
+    let stamps: Vec<String> = o
+        .ok()
+        .lines()
+        .filter_map(|l| l.split_once(' ').map(|(ts, _)| ts.to_string()))
+        .collect();
+    assert_eq!(stamps.len(), 2, "{:?}", o.stdout);
+    // since is inclusive, until too: each logged time selects its own line.
+    let o = d.docker_run(&["logs", "--since", &stamps[1], "logs2"]);
+    assert_eq!(o.ok(), "late\n");
+    let o = d.docker_run(&["logs", "--until", &stamps[0], "logs2"]);
+    assert_eq!(o.ok(), "early\n");
+    let o = d.docker_run(&[
+        "logs", "--since", &stamps[0], "--until", &stamps[1], "logs2",
+    ]);
+    assert_eq!(o.ok(), "early\nlate\n");
+}
+
+#[test]
 fn wait_prints_exit_code() {
     let Some(d) = TestDaemon::start() else { return };
     let id = d.docker_ok(&["run", "-d", "busybox", "sh", "-c", "sleep 0.3; exit 4"]);

@@ -34,15 +34,30 @@ fn frame_header(kind: StreamKind, len: usize) -> [u8; 8] {
     [kind, 0, 0, 0, len[0], len[1], len[2], len[3]]
 }
 
+/// `seconds[.fraction]` as the docker CLI sends it (nanosecond digits). Not
+/// through f64: 19 significant digits do not fit its mantissa, and a time
+/// rounded up would drop the very line it was taken from.
+fn unix_time(v: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let (secs, frac) = v.split_once('.').unwrap_or((v, ""));
+    let secs: i64 = secs.parse().ok()?;
+    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let nanos: u32 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<9}").parse().ok()?
+    };
+    chrono::DateTime::from_timestamp(secs, nanos)
+}
+
 /// `since`/`until`: Unix seconds with optional fraction, or RFC 3339.
 pub(super) fn parse_time(v: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
     let Some(v) = v.filter(|v| !v.is_empty() && *v != "0") else {
         return Ok(None);
     };
-    if let Ok(secs) = v.parse::<f64>() {
-        let whole = secs.trunc() as i64;
-        let nanos = ((secs - secs.trunc()) * 1e9) as u32;
-        return Ok(chrono::DateTime::from_timestamp(whole, nanos));
+    if let Some(t) = unix_time(v) {
+        return Ok(Some(t));
     }
     chrono::DateTime::parse_from_rfc3339(v)
         .map(|t| Some(t.with_timezone(&chrono::Utc)))
@@ -263,5 +278,16 @@ mod tests {
         assert!(parse_time(Some("2024-01-01T00:00:00Z")).unwrap().is_some());
         assert!(parse_time(Some("yesterday")).is_err());
         assert!(parse_time(None).unwrap().is_none());
+    }
+
+    #[test]
+    fn unix_times_keep_every_nanosecond() {
+        let t = parse_time(Some("1795324433.425347307")).unwrap().unwrap();
+        assert_eq!(t.timestamp(), 1795324433);
+        assert_eq!(t.timestamp_subsec_nanos(), 425347307);
+        let t = parse_time(Some("10.5")).unwrap().unwrap();
+        assert_eq!(t.timestamp_subsec_nanos(), 500_000_000);
+        assert!(parse_time(Some("10.1234567890")).is_err());
+        assert!(parse_time(Some("10.-5")).is_err());
     }
 }
