@@ -262,7 +262,7 @@ impl ContainerMgr {
         self.containers.insert(container.clone())?;
         let made = async {
             self.rt.prepare_snapshot(&id, &image.top_chain).await?;
-            self.save(&container)
+            self.save(&container).await
         }
         .await;
         if let Err(e) = made {

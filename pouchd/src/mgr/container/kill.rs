@@ -45,7 +45,7 @@ impl ContainerMgr {
         }
         if sig == 9 || sig == 15 {
             c.update(|m| m.manually_stopped = true);
-            self.save(&c)?;
+            self.save(&c).await?;
         }
         self.rt.kill(&c.id, sig, false).await?;
         self.emit(&c.meta(), "kill", &[("signal", sig.to_string())]);

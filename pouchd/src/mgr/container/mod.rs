@@ -153,9 +153,17 @@ impl ContainerMgr {
         }
     }
 
-    fn save(&self, c: &store::Container) -> Result<()> {
-        let snapshot = c.meta();
-        self.meta.save(&snapshot.id, &snapshot)
+    /// Persists `c`'s metadata on the blocking pool: the write fsyncs twice,
+    /// which on a runtime worker would stall every other request.
+    async fn save(&self, c: &Arc<store::Container>) -> Result<()> {
+        let (c, meta) = (c.clone(), self.meta.clone());
+        tokio::task::spawn_blocking(move || {
+            let _guard = c.save_lock.lock().unwrap_or_else(|p| p.into_inner());
+            let snapshot = c.meta();
+            meta.save(&snapshot.id, &snapshot)
+        })
+        .await
+        .map_err(|e| Error::system(format!("saving metadata: {e}")))?
     }
 
     fn not_running(id: &str) -> Error {

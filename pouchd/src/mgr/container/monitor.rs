@@ -12,6 +12,9 @@ use tokio::sync::mpsc;
 /// Exit code when a task vanished without a recorded status.
 const LOST_EXIT_CODE: i64 = 255;
 
+/// How long an exit waits for the container's output to be copied.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
 pub(super) async fn run(mgr: Weak<ContainerMgr>, mut events: mpsc::Receiver<RuntimeEvent>) {
     while let Some(ev) = events.recv().await {
         let Some(mgr) = mgr.upgrade() else { return };
@@ -63,11 +66,23 @@ impl ContainerMgr {
                 return;
             }
         }
-        let reaped = self.rt.delete_task(&c.id).await;
-        let code = match reaped {
-            Ok(Some(e)) if pid.is_none() => e.exit_status as i64,
+        // With the exit event's status in hand, waiters are woken before the
+        // task is reaped (the shim unmounting the rootfs and exiting is most
+        // of an exit's latency); without it (a resync), the reap tells it.
+        let reaped_first = match pid {
+            None => Some(self.rt.delete_task(&c.id).await),
+            Some(_) => None,
+        };
+        let code = match &reaped_first {
+            Some(Ok(Some(e))) => e.exit_status as i64,
             _ => exit.exit_status as i64,
         };
+        // As Docker does: the output copiers finish (the shim closes the
+        // FIFOs as the process's pipes end) before the exit is visible, so a
+        // `wait` followed by `logs` sees the last lines. Bounded, because a
+        // process the container left behind may hold the pipes open.
+        let mut log = c.io.log.subscribe();
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, log.wait_for(|s| !s.open)).await;
         let finished = exit.exited_at.unwrap_or_else(chrono::Utc::now);
         let (restart, delay) = c.update(|m| {
             m.state.status = Status::Exited;
@@ -99,15 +114,20 @@ impl ContainerMgr {
             }
             (restart, delay)
         });
-        if let Err(e) = self.save(c) {
-            tracing::error!(id = %c.id, error = %e, "cannot persist exit");
-        }
         c.wait.send_modify(|w| {
             w.exits += 1;
             w.exit_code = code;
             w.running = false;
         });
         self.emit(&c.meta(), "die", &[("exitCode", code.to_string())]);
+        if reaped_first.is_none() {
+            if let Err(e) = self.rt.delete_task(&c.id).await {
+                tracing::warn!(id = %c.id, error = %e, "cannot delete exited task");
+            }
+        }
+        if let Err(e) = self.save(c).await {
+            tracing::error!(id = %c.id, error = %e, "cannot persist exit");
+        }
         tracing::info!(id = %c.id, code, restart, "container exited");
         drop(op);
         if restart {
@@ -134,7 +154,7 @@ impl ContainerMgr {
         if let Err(e) = self.start_locked(c).await {
             tracing::warn!(id = %c.id, error = %e, "restart by policy failed");
             c.update(|m| m.state.status = Status::Exited);
-            let _ = self.save(c);
+            let _ = self.save(c).await;
         }
     }
 

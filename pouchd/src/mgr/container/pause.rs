@@ -21,7 +21,7 @@ impl ContainerMgr {
         self.rt.pause(&c.id).await?;
         c.update(|m| m.state.status = Status::Paused);
         self.emit(&c.meta(), "pause", &[]);
-        self.save(&c)
+        self.save(&c).await
     }
 
     /// Resizes the container's terminal (only containers with a TTY have one).
@@ -46,6 +46,6 @@ impl ContainerMgr {
         self.rt.resume(&c.id).await?;
         c.update(|m| m.state.status = Status::Running);
         self.emit(&c.meta(), "unpause", &[]);
-        self.save(&c)
+        self.save(&c).await
     }
 }

@@ -71,7 +71,7 @@ impl ContainerMgr {
                 m.state.status = Status::Dead;
                 m.state.error = e.to_string();
             });
-            let _ = self.save(c);
+            let _ = self.save(c).await;
             return Err(e.context(format!("removing container {}", c.id)));
         }
         let _ = std::fs::remove_dir_all(self.cfg.exec_root.join(&c.id));

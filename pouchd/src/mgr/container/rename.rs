@@ -25,7 +25,7 @@ impl ContainerMgr {
         }
         self.containers.rename(&c.id, &old, new_name)?;
         c.update(|m| m.name = new_name.to_string());
-        if let Err(e) = self.save(&c) {
+        if let Err(e) = self.save(&c).await {
             // Keep memory and disk in agreement.
             c.update(|m| m.name = old.clone());
             let _ = self.containers.rename(&c.id, new_name, &old);

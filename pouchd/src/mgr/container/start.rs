@@ -137,7 +137,7 @@ impl ContainerMgr {
                     m.state.error.clear();
                     m.state.oom_killed = false;
                 });
-                self.save(c)?;
+                self.save(c).await?;
                 c.wait.send_modify(|w| w.running = true);
                 self.emit(&c.meta(), "start", &[]);
                 tracing::info!(id = %c.id, pid, "container started");
@@ -164,7 +164,7 @@ impl ContainerMgr {
                 });
                 let _ = self.rt.delete_task(&c.id).await;
                 let _ = self.rt.delete_container(&c.id).await;
-                let _ = self.save(c);
+                let _ = self.save(c).await;
                 Err(e)
             }
         }

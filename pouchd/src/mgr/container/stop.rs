@@ -38,7 +38,7 @@ impl ContainerMgr {
                         m.manually_stopped = true;
                         m.state.status = Status::Exited;
                     });
-                    self.save(c)?;
+                    self.save(c).await?;
                     return Ok(());
                 }
                 s if !s.is_alive() => {
@@ -50,7 +50,7 @@ impl ContainerMgr {
                 _ => {}
             }
             c.update(|m| m.manually_stopped = true);
-            self.save(c)?;
+            self.save(c).await?;
             let paused = m.state.status == Status::Paused;
             let signal = if paused {
                 SIGKILL

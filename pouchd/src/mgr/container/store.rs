@@ -26,6 +26,9 @@ pub struct Container {
     pub(super) op: tokio::sync::Mutex<()>,
     pub(super) wait: watch::Sender<WaitState>,
     pub(super) io: Arc<ContainerIo>,
+    // Held while the metadata is written, so that of two saves racing on the
+    // blocking pool the later write carries the later state.
+    pub(super) save_lock: Mutex<()>,
 }
 
 impl Container {
@@ -43,6 +46,7 @@ impl Container {
             meta: Mutex::new(meta),
             op: tokio::sync::Mutex::new(()),
             wait,
+            save_lock: Mutex::new(()),
         }
     }
 
