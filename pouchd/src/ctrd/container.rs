@@ -96,9 +96,6 @@ impl Runtime for Ctrd {
     }
 
     async fn create_container(&self, c: NewContainer) -> Result<()> {
-        // A record left from an earlier run of the same container is replaced:
-        // the spec may have changed (rename, restart after update).
-        self.delete_container(&c.id).await?;
         let req = CreateContainerRequest {
             container: Some(Container {
                 id: c.id.clone(),
@@ -120,7 +117,19 @@ impl Runtime for Ctrd {
                 sandbox: String::new(),
             }),
         };
-        self.containers().create(req).await?;
+        // A record left from an earlier run of the same container is replaced
+        // (the spec may have changed: rename, restart after update). Create
+        // first: a record is rarely there, and a delete ahead of every create
+        // would cost each start one more round trip.
+        match self.containers().create(req.clone()).await {
+            Err(st) if st.code() == tonic::Code::AlreadyExists => {
+                self.delete_container(&c.id).await?;
+                self.containers().create(req).await?;
+            }
+            r => {
+                r?;
+            }
+        }
         Ok(())
     }
 
