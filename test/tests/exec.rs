@@ -72,6 +72,22 @@ fn exec_options() {
         ["uid=1234", "gid=5678"]
     );
     assert_eq!(d.docker_ok(&["exec", "ex2", "id", "-u"]), "0");
+    // A user added inside the running container is known to later execs.
+    d.docker_ok(&[
+        "exec",
+        "ex2",
+        "sh",
+        "-c",
+        "echo 'late:x:4321:4321:late:/home/late:/bin/sh' >> /etc/passwd",
+    ]);
+    assert_eq!(
+        d.docker_ok(&["exec", "-u", "late", "ex2", "id", "-u"]),
+        "4321"
+    );
+    let o = d.docker_run(&["exec", "-u", "nosuchuser", "ex2", "id"]);
+    assert_ne!(o.code(), 0, "{o:?}");
+    // Docker writes the failure into the exec's output stream.
+    assert!(o.stdout.contains("unable to find user nosuchuser"), "{o:?}");
     assert_eq!(d.docker_ok(&["exec", "-w", "/tmp", "ex2", "pwd"]), "/tmp");
     assert_eq!(d.docker_ok(&["exec", "ex2", "pwd"]), "/");
     assert_eq!(

@@ -141,13 +141,16 @@ impl ContainerMgr {
             if m.state.status != Status::Running {
                 return Err(Self::not_running(&c.id));
             }
-            let mounts = self.rt.snapshot_mounts(&m.snapshot_key).await?;
             let user_spec = if e.config.user.is_empty() {
                 &m.config.user
             } else {
                 &e.config.user
             };
-            let user = spec::resolve_user(user_spec, &super::start::layer_dirs(&mounts))?;
+            // The running container's own root, as its processes see it:
+            // users added since it started count, and no snapshot lookup
+            // is needed (resolve_user refuses symlinks on the way).
+            let root = std::path::PathBuf::from(format!("/proc/{}/root", m.state.pid));
+            let user = spec::resolve_user(user_spec, &[root])?;
             let cmd = e.config.cmd.clone().unwrap_or_default();
             let process = spec::process(
                 &m,
