@@ -128,6 +128,7 @@ pub(super) fn merge_config(mut cfg: Config, image: &Config) -> Config {
 
 /// Checks what containerd would reject late, or what Docker rejects up front.
 pub(super) fn validate_host_config(hc: &HostConfig) -> Result<()> {
+    super::security::parse(&hc.security_opt)?;
     let rp = &hc.restart_policy;
     match rp.name.as_str() {
         "" | "no" | "always" | "unless-stopped" => {

@@ -20,6 +20,8 @@ mod pause;
 mod recover;
 mod remove;
 mod rename;
+mod seccomp;
+mod security;
 mod spec;
 mod start;
 mod state;

@@ -2,6 +2,8 @@
 //! capabilities, mounts, masked and read-only paths, devices, and the
 //! container's own settings.
 
+use super::seccomp;
+use super::security::SeccompChoice;
 use super::state::ContainerMeta;
 use crate::error::{Error, Result};
 use oci_spec::runtime::{
@@ -127,6 +129,18 @@ fn mount(dst: &str, typ: &str, src: &str, opts: &[&str]) -> Result<Mount> {
         .map_err(spec_err)
 }
 
+/// The daemon's capability bounding set (all bits when unreadable).
+fn own_bounding_set() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX)
+}
+
 fn caps(hc: &pouch_api::container::HostConfig) -> Result<HashSet<Capability>> {
     let parse = |c: &str| -> Result<Capability> {
         let name = c.trim().to_ascii_uppercase();
@@ -134,6 +148,7 @@ fn caps(hc: &pouch_api::container::HostConfig) -> Result<HashSet<Capability>> {
         name.parse::<Capability>()
             .map_err(|_| Error::invalid(format!("unknown capability: {c:?}")))
     };
+    let bounding = own_bounding_set();
     let all = || -> HashSet<Capability> {
         // Every capability the kernel knows that runc accepts.
         [
@@ -177,7 +192,12 @@ fn caps(hc: &pouch_api::container::HostConfig) -> Result<HashSet<Capability>> {
             "AUDIT_READ",
         ]
         .iter()
-        .filter_map(|c| c.parse().ok())
+        .enumerate()
+        // The list is in bit order: a capability the daemon itself lacks
+        // cannot be given (runc would fail the start), so "all" means all
+        // of the daemon's bounding set, as in a restricted or nested host.
+        .filter(|(bit, _)| bounding & (1u64 << bit) != 0)
+        .filter_map(|(_, c)| c.parse().ok())
         .collect()
     };
     if hc.privileged {
@@ -340,11 +360,7 @@ pub fn process(m: &ContainerMeta, user: &ResolvedUser, opts: ProcessOpts<'_>) ->
         })
         .capabilities(capabilities)
         .rlimits(rlimits)
-        .no_new_privileges(
-            hc.security_opt
-                .iter()
-                .any(|o| o.starts_with("no-new-privileges") && !o.ends_with("false")),
-        );
+        .no_new_privileges(super::security::parse(&hc.security_opt)?.no_new_privileges);
     if hc.oom_score_adj != 0 {
         let adj = (hc.oom_score_adj as i32).clamp(own_oom_score_adj(), 1000);
         process = process.oom_score_adj(adj);
@@ -355,6 +371,7 @@ pub fn process(m: &ContainerMeta, user: &ResolvedUser, opts: ProcessOpts<'_>) ->
 /// Builds the spec for a run of `m`.
 pub fn build(m: &ContainerMeta, user: &ResolvedUser, namespace: &str) -> Result<Spec> {
     let hc = &m.host_config;
+    let security = super::security::parse(&hc.security_opt)?;
     let host_net = hc.network_mode == "host";
     let hostname = hostname_of(m);
     let mut args = vec![m.path.clone()];
@@ -522,7 +539,18 @@ pub fn build(m: &ContainerMeta, user: &ResolvedUser, namespace: &str) -> Result<
         .namespaces(namespaces)
         .resources(resources.build().map_err(spec_err)?)
         .cgroups_path(format!("/{namespace}/{}", m.id));
-    if !hc.privileged {
+    // As Docker: privileged containers run unfiltered unless given a profile
+    // of their own.
+    let seccomp = match &security.seccomp {
+        SeccompChoice::Unconfined => None,
+        SeccompChoice::Default if hc.privileged => None,
+        SeccompChoice::Default => Some(seccomp::default_profile().to_oci(&caps(hc)?)?),
+        SeccompChoice::Custom(json) => Some(seccomp::Profile::parse(json)?.to_oci(&caps(hc)?)?),
+    };
+    if let Some(s) = seccomp {
+        linux = linux.seccomp(s);
+    }
+    if !hc.privileged && !security.unmasked_paths {
         linux = linux
             .masked_paths(
                 MASKED_PATHS
