@@ -54,6 +54,9 @@ pub struct LogState {
 pub struct ContainerIo {
     pub output: broadcast::Sender<OutputChunk>,
     pub log: watch::Sender<LogState>,
+    /// The json-file writer of the current run. Rotation happens under its
+    /// lock, so a reader that holds it sees a consistent set of files.
+    log_writer: Mutex<Option<Arc<Mutex<LogFile>>>>,
     stdin: tokio::sync::Mutex<Option<pipe::Sender>>,
     /// Bumped when a run with stdin starts, so a waiting attach can pick it up.
     pub stdin_gen: watch::Sender<u64>,
@@ -129,8 +132,22 @@ impl ContainerIo {
         ContainerIo {
             output,
             log,
+            log_writer: Mutex::new(None),
             stdin: tokio::sync::Mutex::new(None),
             stdin_gen,
+        }
+    }
+
+    /// Runs `f` with log rotation held off (opening the log files, or
+    /// checking for a rotation, must not interleave with one).
+    pub fn without_rotation<T>(&self, f: impl FnOnce() -> T) -> T {
+        let writer = lock(&self.log_writer).clone();
+        match writer {
+            Some(w) => {
+                let _held = lock(&w);
+                f()
+            }
+            None => f(),
         }
     }
 
@@ -138,6 +155,9 @@ impl ContainerIo {
     /// (none for exec output, or with the `none` log driver).
     pub async fn start_copying(self: &Arc<Self>, run: RunIo, log: Option<LogFile>) -> Result<()> {
         let writer = log.map(|l| Arc::new(Mutex::new(l)));
+        if writer.is_some() {
+            *lock(&self.log_writer) = writer.clone();
+        }
         let streams: Vec<(StreamKind, pipe::Receiver)> = [
             run.stdout.map(|r| (StreamKind::Stdout, r)),
             run.stderr.map(|r| (StreamKind::Stderr, r)),
@@ -272,4 +292,10 @@ pub struct JsonLogLine<'a> {
     pub stream: std::borrow::Cow<'a, str>,
     #[serde(borrow)]
     pub time: std::borrow::Cow<'a, str>,
+}
+
+/// Locks a std mutex; a panic elsewhere while it was held does not make
+/// the log unusable.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -1,7 +1,7 @@
 //! `GET /containers/{id}/logs` from the json-file log: tail, since/until,
 //! follow (woken by the copiers, never by polling).
 
-use super::io::{JsonLogLine, StreamKind};
+use super::io::{ContainerIo, JsonLogLine, StreamKind};
 use super::ContainerMgr;
 use crate::error::{Error, Result};
 use bytes::Bytes;
@@ -149,17 +149,23 @@ impl Reader {
 /// whole read. Returns the reader of the live file for `follow`, or `None`
 /// when there is no log yet or the client went away.
 fn read_existing(
+    io: &ContainerIo,
     opts: &LogsOptions,
     path: &std::path::Path,
     max_files: u32,
     tx: &mpsc::Sender<Vec<LogEntry>>,
 ) -> Option<Reader> {
+    // Opened together, between rotations: a rotation while the older files
+    // are read then moves names, not the files already open.
+    let files: Vec<std::fs::File> = io.without_rotation(|| {
+        super::logfile::files_oldest_first(path, max_files)
+            .iter()
+            .filter_map(|p| std::fs::File::open(p).ok())
+            .collect()
+    });
     let mut tail: VecDeque<LogEntry> = VecDeque::new();
     let mut r = None;
-    for p in super::logfile::files_oldest_first(path, max_files) {
-        let Ok(file) = std::fs::File::open(&p) else {
-            continue;
-        };
+    for file in files {
         let mut rd = Reader::new(opts, file);
         loop {
             let mut batch = Vec::with_capacity(BATCH);
@@ -188,6 +194,7 @@ fn read_existing(
 /// One follow round on the blocking pool: new lines of the live file, and
 /// of the files rotated in since (in order).
 fn read_more(
+    io: &ContainerIo,
     mut r: Reader,
     path: std::path::PathBuf,
     max_files: u32,
@@ -196,17 +203,29 @@ fn read_more(
     if let Err(e) = r.read_available(&mut more, usize::MAX) {
         return (r, Err(e));
     }
-    // Rotated while we read: the old file is finished (above); the files
-    // rotated after it, then the live one, follow in order.
-    if super::logfile::was_rotated(&path, r.reader.get_ref()) {
-        for p in super::logfile::newer_files(&path, max_files, r.reader.get_ref()) {
-            let Ok(file) = std::fs::File::open(&p) else {
-                continue;
-            };
-            r.switch(file);
-            if let Err(e) = r.read_available(&mut more, usize::MAX) {
-                return (r, Err(e));
-            }
+    // Rotated since: under the rotation lock, the old file is final; its
+    // last lines (written after the read above), then the files rotated
+    // after it, then the live one, follow in order.
+    let newer = io.without_rotation(|| -> std::io::Result<Vec<std::fs::File>> {
+        if !super::logfile::was_rotated(&path, r.reader.get_ref()) {
+            return Ok(Vec::new());
+        }
+        r.read_available(&mut more, usize::MAX)?;
+        Ok(
+            super::logfile::newer_files(&path, max_files, r.reader.get_ref())
+                .iter()
+                .filter_map(|p| std::fs::File::open(p).ok())
+                .collect(),
+        )
+    });
+    let newer = match newer {
+        Ok(n) => n,
+        Err(e) => return (r, Err(e)),
+    };
+    for file in newer {
+        r.switch(file);
+        if let Err(e) = r.read_available(&mut more, usize::MAX) {
+            return (r, Err(e));
         }
     }
     (r, Ok(more))
@@ -235,14 +254,17 @@ impl ContainerMgr {
         };
         let max_files = log_opts.max_files;
         let mut state = c.io.log.subscribe();
+        let io = c.io.clone();
         let (tx, rx) = mpsc::channel(16);
         let path = std::path::PathBuf::from(&m.log_path);
         tokio::spawn(async move {
             state.borrow_and_update();
             let first = {
-                let (opts, path, tx) = (opts.clone(), path.clone(), tx.clone());
-                tokio::task::spawn_blocking(move || read_existing(&opts, &path, max_files, &tx))
-                    .await
+                let (io, opts, path, tx) = (io.clone(), opts.clone(), path.clone(), tx.clone());
+                tokio::task::spawn_blocking(move || {
+                    read_existing(&io, &opts, &path, max_files, &tx)
+                })
+                .await
             };
             // No log yet, or the client went away.
             let Ok(Some(mut r)) = first else { return };
@@ -251,9 +273,9 @@ impl ContainerMgr {
             }
             loop {
                 let open = state.borrow_and_update().open;
-                let p = path.clone();
+                let (io, p) = (io.clone(), path.clone());
                 let Ok((back, more)) =
-                    tokio::task::spawn_blocking(move || read_more(r, p, max_files)).await
+                    tokio::task::spawn_blocking(move || read_more(&io, r, p, max_files)).await
                 else {
                     return;
                 };
