@@ -129,8 +129,15 @@ mod tests {
         assert!(r.opts.rm);
         assert_eq!(r.opts.label, ["a=b"]);
         assert_eq!(r.opts.hostname.as_deref(), Some("box"));
-        assert_eq!(r.opts.image, "busybox");
-        assert_eq!(r.opts.command, ["ls", "-l", "--rm"]);
+        assert_eq!(r.opts.image(), "busybox");
+        assert_eq!(r.opts.command(), ["ls", "-l", "--rm"]);
+        // A flag right after the image is the command.
+        let cli = parse(&["run", "busybox", "-l"]);
+        let Command::Run(r) = cli.command else {
+            panic!("not run")
+        };
+        assert!(r.opts.label.is_empty());
+        assert_eq!(r.opts.command(), ["-l"]);
         assert!(r.sig_proxy);
         for (flag, want) in [("--sig-proxy", true), ("--sig-proxy=false", false)] {
             let cli = parse(&["run", flag, "busybox"]);
@@ -138,7 +145,7 @@ mod tests {
                 panic!("not run")
             };
             assert_eq!(r.sig_proxy, want, "{flag}");
-            assert!(r.opts.command.is_empty());
+            assert!(r.opts.command().is_empty());
         }
     }
 

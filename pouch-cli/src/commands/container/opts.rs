@@ -76,16 +76,28 @@ pub struct ContainerOpts {
     /// Print help
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,
-    /// The image to create the container from
-    #[arg(value_name = "IMAGE")]
-    pub image: String,
-    /// The command and its arguments
+    /// The image, then the command and its arguments (flags end at the
+    /// image, as docker's: `run busybox -l` runs `-l`)
     #[arg(
-        value_name = "COMMAND",
+        value_names = ["IMAGE", "COMMAND"],
+        required = true,
+        num_args = 1..,
         trailing_var_arg = true,
         allow_hyphen_values = true
     )]
-    pub command: Vec<String>,
+    pub args: Vec<String>,
+}
+
+impl ContainerOpts {
+    /// The image to create the container from.
+    pub fn image(&self) -> &str {
+        &self.args[0]
+    }
+
+    /// The command and its arguments.
+    pub fn command(&self) -> &[String] {
+        &self.args[1..]
+    }
 }
 
 fn lookup_env(key: &str) -> Option<String> {
@@ -127,8 +139,8 @@ impl ContainerOpts {
 
         let mut req = ContainerCreateRequest::default();
         let c = &mut req.config;
-        c.image = self.image.clone();
-        c.cmd = (!self.command.is_empty()).then(|| self.command.clone());
+        c.image = self.image().to_string();
+        c.cmd = (!self.command().is_empty()).then(|| self.command().to_vec());
         // `--entrypoint ""` resets the image's entrypoint.
         c.entrypoint = self.entrypoint.as_ref().map(|e| vec![e.clone()]);
         c.tty = self.tty;
