@@ -169,3 +169,54 @@ fn exit_while_daemon_down_is_recorded() {
     assert_eq!(d.docker_ok(&["wait", "quitter"]), "6");
     assert_eq!(d.docker_ok(&["ps", "-q"]), "");
 }
+
+/// The pid of the containerd pouchd started (from its pid file).
+fn containerd_pid(d: &TestDaemon) -> Option<u32> {
+    std::fs::read_to_string(d.containerd_sock.with_extension("pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Kills containerd and waits for pouchd to have started another one.
+fn kill_containerd_and_wait_for_a_new_one(d: &TestDaemon) {
+    let old = containerd_pid(d).expect("containerd pid file");
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &old.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success(), "kill -9 {old}");
+    wait_for("a new containerd", Duration::from_secs(30), || {
+        containerd_pid(d)
+            .filter(|p| *p != old && Path::new(&format!("/proc/{p}")).exists())
+            .map(|_| ())
+    });
+    // Usable again: a new container runs, the old one was never touched.
+    wait_for("containers to run again", Duration::from_secs(30), || {
+        let o = d.docker_run(&["run", "--rm", "busybox", "echo", "back"]);
+        (o.status.success() && o.stdout == "back\n").then_some(())
+    });
+    assert_eq!(d.inspect_field("keeper", "{{.State.Status}}"), "running");
+}
+
+#[test]
+fn containerd_is_restarted_when_it_dies_also_after_pouchd_restarts() {
+    let Some(mut d) = TestDaemon::start() else {
+        return;
+    };
+    d.docker_ok(&["run", "-d", "--name", "keeper", "busybox", "sleep", "1000"]);
+    kill_containerd_and_wait_for_a_new_one(&d);
+    // A restarted pouchd finds that containerd running and supervises it too.
+    d.restart();
+    assert!(
+        d.log()
+            .contains("supervising the containerd an earlier pouchd started"),
+        "{}",
+        d.log()
+    );
+    kill_containerd_and_wait_for_a_new_one(&d);
+    // And the container is still under control.
+    d.docker_ok(&["stop", "-t", "1", "keeper"]);
+    assert_eq!(d.inspect_field("keeper", "{{.State.Status}}"), "exited");
+}

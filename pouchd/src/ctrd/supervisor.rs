@@ -5,10 +5,14 @@
 //! and its own process group, so it and the shims it starts outlive pouchd.
 
 use crate::error::{Error, Result};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::process::Command;
+
+/// The config pouchd writes for its containerd, under its root.
+const CONFIG_FILE: &str = "pouchd-containerd.toml";
 
 /// How to reach or start containerd.
 #[derive(Debug, Clone)]
@@ -55,7 +59,7 @@ async fn spawn(opts: &ContainerdOptions) -> Result<tokio::process::Child> {
     if let Some(dir) = opts.socket.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let config = opts.root.join("pouchd-containerd.toml");
+    let config = opts.root.join(CONFIG_FILE);
     std::fs::write(&config, config_toml(opts))?;
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -94,46 +98,113 @@ async fn wait_ready(socket: &Path, limit: Duration) -> Result<()> {
     )))
 }
 
-/// Uses the containerd answering on the socket, or starts one and keeps it
-/// running (restarting it with back-off if it dies).
-pub async fn ensure_containerd(opts: ContainerdOptions) -> Result<()> {
-    if answers(&opts.socket).await {
-        tracing::info!(socket = %opts.socket.display(), "using running containerd");
-        return Ok(());
-    }
-    // A stale socket file from a dead containerd would make it fail to listen.
-    let _ = std::fs::remove_file(&opts.socket);
-    let mut child = spawn(&opts).await?;
-    tracing::info!(pid = child.id(), socket = %opts.socket.display(), "started containerd");
-    wait_ready(&opts.socket, Duration::from_secs(30)).await?;
-    tokio::spawn(async move {
-        let mut backoff = Duration::from_millis(200);
-        loop {
-            let status = child.wait().await;
-            tracing::warn!(?status, "containerd exited; restarting");
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(10));
-            if answers(&opts.socket).await {
-                // Someone else serves the socket now; stop supervising.
-                return;
+/// A containerd process being supervised: one we started, or one a previous
+/// pouchd started (found through the pid file) and we took over.
+enum Watched {
+    Child(tokio::process::Child),
+    Adopted(tokio::io::unix::AsyncFd<OwnedFd>),
+}
+
+impl Watched {
+    async fn exited(&mut self) {
+        match self {
+            Watched::Child(c) => {
+                let status = c.wait().await;
+                tracing::warn!(?status, "containerd exited; restarting");
             }
-            let _ = std::fs::remove_file(&opts.socket);
-            match spawn(&opts).await {
-                Ok(c) => {
-                    child = c;
-                    if wait_ready(&opts.socket, Duration::from_secs(30))
-                        .await
-                        .is_ok()
-                    {
-                        backoff = Duration::from_millis(200);
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot restart containerd");
-                    return;
-                }
+            // A pidfd becomes readable when its process exits.
+            Watched::Adopted(fd) => {
+                let _ = fd.readable().await;
+                tracing::warn!("containerd (started by an earlier pouchd) exited; restarting");
             }
         }
-    });
+    }
+}
+
+/// The containerd a previous pouchd started for these options, if it still
+/// runs: the pid file names it and its command line carries our config.
+fn adopt(opts: &ContainerdOptions) -> Option<Watched> {
+    let pid: i32 = std::fs::read_to_string(opts.socket.with_extension("pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let config = opts.root.join(CONFIG_FILE);
+    let ours = cmdline
+        .split(|b| *b == 0)
+        .any(|a| a == config.as_os_str().as_encoded_bytes());
+    if !ours {
+        return None;
+    }
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd (or -1);
+    // no memory is passed.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: the fd was just returned by the kernel and is owned by no one else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    // SAFETY: the OwnedFd moves into the AsyncFd and stays open, the same
+    // fd, until the AsyncFd is dropped.
+    unsafe { tokio::io::unix::AsyncFd::register(fd) }
+        .ok()
+        .map(Watched::Adopted)
+}
+
+/// Uses the containerd answering on the socket, or starts one and keeps it
+/// running (restarting it with back-off if it dies). A containerd that an
+/// earlier pouchd started is supervised the same way; one started by anyone
+/// else is used but left to whoever runs it.
+pub async fn ensure_containerd(opts: ContainerdOptions) -> Result<()> {
+    let watched = if answers(&opts.socket).await {
+        match adopt(&opts) {
+            Some(w) => {
+                tracing::info!(socket = %opts.socket.display(), "supervising the containerd an earlier pouchd started");
+                w
+            }
+            None => {
+                tracing::info!(socket = %opts.socket.display(), "using running containerd");
+                return Ok(());
+            }
+        }
+    } else {
+        // A stale socket file from a dead containerd would make it fail to listen.
+        let _ = std::fs::remove_file(&opts.socket);
+        let child = spawn(&opts).await?;
+        tracing::info!(pid = child.id(), socket = %opts.socket.display(), "started containerd");
+        wait_ready(&opts.socket, Duration::from_secs(30)).await?;
+        Watched::Child(child)
+    };
+    tokio::spawn(supervise(opts, watched));
     Ok(())
+}
+
+async fn supervise(opts: ContainerdOptions, mut watched: Watched) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        watched.exited().await;
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+        if answers(&opts.socket).await {
+            // Someone else serves the socket now; stop supervising.
+            return;
+        }
+        let _ = std::fs::remove_file(&opts.socket);
+        match spawn(&opts).await {
+            Ok(c) => {
+                watched = Watched::Child(c);
+                if wait_ready(&opts.socket, Duration::from_secs(30))
+                    .await
+                    .is_ok()
+                {
+                    backoff = Duration::from_millis(200);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot restart containerd");
+                return;
+            }
+        }
+    }
 }
