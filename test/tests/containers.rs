@@ -847,3 +847,16 @@ async fn container_snapshot_survives_gc() {
         ContainerStateStatusEnum::RUNNING
     );
 }
+
+#[test]
+fn a_slow_attached_client_gets_every_byte() {
+    let Some(d) = TestDaemon::start() else { return };
+    // 20 MB through `docker run` (attach) into a reader that starts only
+    // after 8 s: the pipe and socket buffers fill and the client falls far
+    // behind the container, which must wait for it rather than lose output.
+    let o = d.docker_sh(
+        "\"$DOCKER\" run --rm busybox sh -c 'yes 0123456789 | head -c 20000000' \
+         | (sleep 8; wc -c)",
+    );
+    assert_eq!(o.ok().trim(), "20000000", "{o:?}");
+}

@@ -12,7 +12,6 @@ use axum::http::{header, StatusCode};
 use axum::response::Response;
 use futures::StreamExt;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::broadcast::error::RecvError;
 
 const RAW: &str = "application/vnd.docker.raw-stream";
 const MULTIPLEXED: &str = "application/vnd.docker.multiplexed-stream";
@@ -136,21 +135,18 @@ impl Wanted {
 async fn pump_output<W: AsyncWrite + Unpin>(streams: &mut AttachStreams, want: Wanted, w: &mut W) {
     loop {
         match streams.output.recv().await {
-            Ok(OutputChunk::Data(kind, data)) => {
+            Some(OutputChunk::Data(kind, data)) => {
                 if let Some(bytes) = want.encode(streams.tty, kind, &data) {
                     if w.write_all(&bytes).await.is_err() || w.flush().await.is_err() {
                         return;
                     }
                 }
             }
-            Ok(OutputChunk::End) | Err(RecvError::Closed) => {
+            Some(OutputChunk::End) | None => {
                 if let Some(exited) = streams.exited.as_mut() {
                     let _ = exited.wait_for(|done| *done).await;
                 }
                 break;
-            }
-            Err(RecvError::Lagged(n)) => {
-                tracing::warn!(id = %streams.id, skipped = n, "attach client too slow; output dropped");
             }
         }
     }

@@ -1,19 +1,20 @@
 //! `POST /containers/{id}/attach`: the live output of the container and its
 //! stdin. The HTTP upgrade itself is the server's business.
 
-use super::io::{ContainerIo, OutputChunk};
+use super::fanout::Subscription;
+use super::io::ContainerIo;
 use super::ContainerMgr;
 use crate::error::Result;
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::sync::broadcast;
 
 /// What an attached client is connected to.
 pub struct AttachStreams {
     pub id: String,
     pub tty: bool,
-    /// Live output; ends with [`OutputChunk::End`] when the process is gone.
-    pub output: broadcast::Receiver<OutputChunk>,
+    /// Live output; ends with [`OutputChunk::End`](super::io::OutputChunk::End)
+    /// when the process is gone.
+    pub output: Subscription,
     pub(super) io: Arc<ContainerIo>,
     pub(super) stdin_once: bool,
     pub(super) open_stdin: bool,

@@ -213,10 +213,10 @@ impl ContainerMgr {
                 let _ = e.done.send(true);
                 // Attached clients read the failure in the stream, as Docker sends it.
                 let line = bytes::Bytes::from(format!("{msg}\r\n"));
-                let _ =
-                    e.io.output
-                        .send(io::OutputChunk::Data(io::StreamKind::Stdout, line));
-                let _ = e.io.output.send(io::OutputChunk::End);
+                e.io.output
+                    .send(io::OutputChunk::Data(io::StreamKind::Stdout, line))
+                    .await;
+                e.io.output.send(io::OutputChunk::End).await;
                 Err(err)
             }
         }

@@ -6,6 +6,7 @@
 //! is down output waits in the pipe (up to its buffer) instead of failing; a
 //! restarted pouchd reopens the FIFOs of every running container at once.
 
+use super::fanout::Fanout;
 use super::logfile::LogFile;
 use crate::ctrd::Stdio;
 use crate::error::Result;
@@ -15,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 /// Which output stream a chunk came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +53,7 @@ pub struct LogState {
 
 /// Live I/O handles of one container, kept across its runs.
 pub struct ContainerIo {
-    pub output: broadcast::Sender<OutputChunk>,
+    pub output: Fanout,
     pub log: watch::Sender<LogState>,
     /// The json-file writer of the current run. Rotation happens under its
     /// lock, so a reader that holds it sees a consistent set of files.
@@ -126,11 +127,10 @@ pub fn stdio_paths(dir: &Path, tty: bool, stdin: bool) -> Stdio {
 
 impl ContainerIo {
     pub fn new() -> Self {
-        let (output, _) = broadcast::channel(256);
         let (log, _) = watch::channel(LogState::default());
         let (stdin_gen, _) = watch::channel(0);
         ContainerIo {
-            output,
+            output: Fanout::default(),
             log,
             log_writer: Mutex::new(None),
             stdin: tokio::sync::Mutex::new(None),
@@ -175,7 +175,7 @@ impl ContainerIo {
                 io.copy(kind, rx, writer).await;
                 if active.fetch_sub(1, Ordering::AcqRel) == 1 {
                     io.log.send_modify(|s| s.open = false);
-                    let _ = io.output.send(OutputChunk::End);
+                    io.output.send(OutputChunk::End).await;
                 }
             });
         }
@@ -209,9 +209,9 @@ impl ContainerIo {
                 }
             };
             let data = &buf[..n];
-            let _ = self
-                .output
-                .send(OutputChunk::Data(kind, Bytes::copy_from_slice(data)));
+            self.output
+                .send(OutputChunk::Data(kind, Bytes::copy_from_slice(data)))
+                .await;
             let Some(log) = &log else { continue };
             partial.extend_from_slice(data);
             let mut lines = Vec::new();

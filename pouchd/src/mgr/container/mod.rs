@@ -10,6 +10,7 @@ mod changes;
 mod cp;
 mod create;
 mod exec;
+mod fanout;
 mod io;
 mod kill;
 mod list;
