@@ -254,11 +254,13 @@ mod tests {
     }
 
     fn img(created: Option<&str>, labels: &[(&str, &str)], tags: &[&str]) -> Image {
-        let mut cfg = pouch_api::container::Config::default();
-        cfg.labels = labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let cfg = pouch_api::container::Config {
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        };
         Image {
             id: "sha256:1".into(),
             refs: tags.iter().map(|t| t.to_string()).collect(),

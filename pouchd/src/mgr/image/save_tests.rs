@@ -244,3 +244,24 @@ fn headers_and_padding() {
     assert_eq!(padding(1024), None);
     assert_eq!(padding(0), None);
 }
+
+#[tokio::test]
+async fn a_client_going_away_ends_the_save_and_its_lease() {
+    let e = env().await;
+    load(&e, "busybox:latest", "one").await;
+    let mut s = e.mgr.save(&["busybox".to_string()]).await.unwrap();
+    assert!(s.next().await.is_some());
+    assert_eq!(
+        e.rt.state.lock().unwrap().leases.len(),
+        1,
+        "held while saving"
+    );
+    drop(s);
+    for _ in 0..500 {
+        if e.rt.state.lock().unwrap().leases.is_empty() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the save lease outlived its client");
+}
