@@ -98,16 +98,35 @@ fn member_json(archive: &Path, name: &str) -> Value {
 fn docker_save_rmi_load_runs_again() {
     let Some(d) = TestDaemon::start() else { return };
     let id = image_id(&d, "busybox");
+    d.docker_ok(&["tag", "busybox", "busybox:v2"]);
     let file = d.dir.join("busybox.tar");
     let f = file.to_string_lossy().to_string();
+    let t0 = now_ts();
+    // A bare repository name saves all its tags, as with Docker.
     d.docker_ok(&["save", "-o", &f, "busybox"]);
+    let until = now_ts();
+    let ev = d.docker_ok(&[
+        "events",
+        "--since",
+        &t0,
+        "--until",
+        &until,
+        "--filter",
+        "event=save",
+        "--format",
+        "{{.Type}} {{.ID}}",
+    ]);
+    assert_eq!(ev, format!("image {id}"));
 
     let members = tar(&["-tf", &f]);
     for m in ["oci-layout", "index.json", "manifest.json", "repositories"] {
         assert!(members.lines().any(|l| l == m), "{m} in {members}");
     }
     let manifest = member_json(&file, "manifest.json");
-    assert_eq!(manifest[0]["RepoTags"], json!(["busybox:latest"]));
+    assert_eq!(
+        manifest[0]["RepoTags"],
+        json!(["busybox:latest", "busybox:v2"])
+    );
     assert_eq!(manifest[0]["Config"], format!("blobs/sha256/{}", &id[7..]));
     let index = member_json(&file, "index.json");
     assert_eq!(
@@ -115,11 +134,13 @@ fn docker_save_rmi_load_runs_again() {
         "docker.io/library/busybox:latest"
     );
 
-    d.docker_ok(&["rmi", "busybox"]);
-    assert!(!exists(&d, "busybox"));
+    d.docker_ok(&["rmi", "busybox", "busybox:v2"]);
+    assert!(!exists(&d, &id));
     let out = d.docker_ok(&["load", "-i", &f]);
     assert!(out.contains("Loaded image: busybox:latest"), "{out}");
+    assert!(out.contains("Loaded image: busybox:v2"), "{out}");
     assert_eq!(image_id(&d, "busybox"), id);
+    assert_eq!(image_id(&d, "busybox:v2"), id);
     assert_eq!(
         d.docker_ok(&["run", "--rm", "busybox", "sh", "-c", "echo saved $((6*7))"]),
         "saved 42"
@@ -239,8 +260,27 @@ fn save_by_id_loads_untagged() {
 }
 
 #[test]
-fn saving_an_unknown_image_is_404() {
+fn single_image_endpoint_and_unknown_names() {
     let Some(d) = TestDaemon::start() else { return };
+    // Names with slashes and a registry port reach /images/{name}/get.
+    d.docker_ok(&["tag", "busybox", "localhost:5000/team/box:v2"]);
+    let r = d.get_ok("/v1.41/images/localhost:5000/team/box:v2/get");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let file = d.dir.join("one.tar");
+    std::fs::write(&file, &r.body).unwrap();
+    let manifest = member_json(&file, "manifest.json");
+    assert_eq!(
+        manifest[0]["RepoTags"],
+        json!(["localhost:5000/team/box:v2"])
+    );
+    assert_eq!(
+        member_json(&file, "repositories")["localhost:5000/team/box"]["v2"],
+        manifest[0]["Layers"][0]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("blobs/sha256/")
+    );
+
     let r = d.get_ok("/v1.41/images/nosuch:1/get");
     assert!(r.expect_error(404).contains("nosuch"), "{}", r.text());
     let r = d.get_ok("/v1.41/images/get?names=busybox&names=nosuch");
