@@ -116,10 +116,11 @@ impl ImageMgr {
         let held = async {
             for p in &parts {
                 if let Part::Blob(_, digest, _) = p {
+                    // Held first, then checked: GC cannot slip in between.
+                    self.store.lease_add_blob(&lease, digest).await?;
                     if !self.store.has_blob(digest).await? {
                         return Err(Error::system(format!("content {digest} is missing")));
                     }
-                    self.store.lease_add_blob(&lease, digest).await?;
                 }
             }
             Ok(())

@@ -265,3 +265,15 @@ async fn a_client_going_away_ends_the_save_and_its_lease() {
     }
     panic!("the save lease outlived its client");
 }
+
+#[tokio::test]
+async fn missing_layer_content_fails_before_any_byte() {
+    let e = env().await;
+    load(&e, "busybox:latest", "one").await;
+    let img = e.mgr.get("busybox").unwrap();
+    let layer = e.mgr.manifest_layers(&img).await.unwrap()[0].digest.clone();
+    e.rt.state.lock().unwrap().blobs.remove(&layer);
+    let err = e.mgr.save(&["busybox".to_string()]).await.err().unwrap();
+    assert!(err.to_string().contains("missing"), "{err}");
+    assert!(e.rt.state.lock().unwrap().leases.is_empty());
+}
