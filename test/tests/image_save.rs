@@ -382,6 +382,9 @@ fn prune_removes_dangling_and_unused_images_only() {
     let used = image_id(&d, "used:1");
     d.docker_ok(&["create", "--name", "user", "used:1"]);
     d.docker_ok(&["tag", "busybox", "used:1"]);
+    // Untagged images are kept in containerd, not only in pouchd's cache.
+    let mut d = d;
+    d.restart();
     let dangling = d.docker_ok(&["images", "-q", "--no-trunc", "-f", "dangling=true"]);
     let mut dangling: Vec<&str> = dangling.lines().collect();
     dangling.sort();
