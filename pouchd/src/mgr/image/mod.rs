@@ -79,6 +79,8 @@ pub struct ImageMgr {
     events: Arc<EventBus>,
     // Registry settings (--insecure-registries), set after construction.
     registries: RwLock<registry::Registries>,
+    // One prune at a time, as with Docker.
+    pruning: std::sync::atomic::AtomicBool,
 }
 
 impl ImageMgr {
@@ -96,6 +98,7 @@ impl ImageMgr {
             write: tokio::sync::Mutex::new(()),
             events,
             registries: RwLock::new(registry::Registries::default()),
+            pruning: Default::default(),
         };
         mgr.reload().await?;
         Ok(mgr)

@@ -4,9 +4,10 @@
 
 use super::save::parse_manifest;
 use super::{Image, ImageMgr};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use pouch_api::image::ImagesPruneResponse;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Which images a prune removes.
@@ -66,6 +67,15 @@ impl PruneOptions {
     }
 }
 
+/// Marks a prune as running while it lives.
+struct Running<'a>(&'a AtomicBool);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
 impl ImageMgr {
     /// Removes the images `opts` selects, except those whose ID is in
     /// `in_use` (images of containers, running or not).
@@ -74,6 +84,19 @@ impl ImageMgr {
         opts: &PruneOptions,
         in_use: &HashSet<String>,
     ) -> Result<ImagesPruneResponse> {
+        if self.pruning.swap(true, Ordering::AcqRel) {
+            return Err(Error::conflict("a prune operation is already running"));
+        }
+        // Cleared on drop: a prune cut short must not block the next ones.
+        let _running = Running(&self.pruning);
+        Ok(self.prune_unguarded(opts, in_use).await)
+    }
+
+    async fn prune_unguarded(
+        &self,
+        opts: &PruneOptions,
+        in_use: &HashSet<String>,
+    ) -> ImagesPruneResponse {
         let mut report = ImagesPruneResponse::default();
         let mut freed: HashMap<String, u64> = HashMap::new();
         let candidates: Vec<Arc<Image>> = self
@@ -106,7 +129,7 @@ impl ImageMgr {
             }
         }
         report.space_reclaimed = freed.values().sum();
-        Ok(report)
+        report
     }
 
     /// `(digest, size)` of the manifest, config and layers of `img`; empty
@@ -235,6 +258,24 @@ mod tests {
         let again = m.prune(&opts, &HashSet::from([used])).await.unwrap();
         assert!(again.images_deleted.is_empty());
         assert_eq!(again.space_reclaimed, 0);
+    }
+
+    #[tokio::test]
+    async fn one_prune_at_a_time() {
+        let rt = Arc::new(FakeRuntime::default());
+        let (_d, m) = mgr(&rt).await;
+        m.pruning.store(true, std::sync::atomic::Ordering::SeqCst);
+        let err = m.prune(&PruneOptions::default(), &HashSet::new()).await;
+        assert!(err.unwrap_err().is_conflict());
+        m.pruning.store(false, std::sync::atomic::Ordering::SeqCst);
+        assert!(m
+            .prune(&PruneOptions::default(), &HashSet::new())
+            .await
+            .is_ok());
+        assert!(m
+            .prune(&PruneOptions::default(), &HashSet::new())
+            .await
+            .is_ok());
     }
 
     #[tokio::test]
