@@ -127,6 +127,39 @@ pub struct ImageDeleteResponseItem {
     pub deleted: Option<String>,
 }
 
+/// One entry of `GET /images/{name}/history`, newest first.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct HistoryResponseItem {
+    /// The image ID for the top entry, `<missing>` for the steps below it.
+    #[serde(rename = "Id", deserialize_with = "null_default")]
+    pub id: String,
+    /// Unix timestamp (seconds); 0 when the step has no time.
+    #[serde(deserialize_with = "null_default")]
+    pub created: i64,
+    #[serde(deserialize_with = "null_default")]
+    pub created_by: String,
+    /// Tags of the image, on the top entry only.
+    #[serde(deserialize_with = "null_default")]
+    pub tags: Vec<String>,
+    /// Bytes of the layer this step created (0 for an empty layer).
+    #[serde(deserialize_with = "null_default")]
+    pub size: i64,
+    #[serde(deserialize_with = "null_default")]
+    pub comment: String,
+}
+
+/// Response of `POST /images/prune`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct ImagesPruneResponse {
+    #[serde(deserialize_with = "null_default")]
+    pub images_deleted: Vec<ImageDeleteResponseItem>,
+    /// Bytes of content no remaining image uses.
+    #[serde(deserialize_with = "null_default")]
+    pub space_reclaimed: u64,
+}
+
 /// `rootfs` of an image config blob.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
@@ -272,6 +305,35 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&items).unwrap(),
             r#"[{"Untagged":"busybox:latest"},{"Deleted":"sha256:7cfb"}]"#
+        );
+    }
+
+    #[test]
+    fn history_and_prune_responses() {
+        // As dockerd 20.10 answers (Tags null below the top entry, no
+        // ImagesDeleted when nothing went).
+        let h: Vec<HistoryResponseItem> = serde_json::from_str(
+            r#"[{"Comment":"","Created":1704067200,"CreatedBy":"/bin/sh -c #(nop)  CMD [\"sh\"]","Id":"sha256:7cfb","Size":0,"Tags":["busybox:latest"]},{"Comment":"","Created":1704067200,"CreatedBy":"ADD file","Id":"<missing>","Size":4864553,"Tags":null}]"#,
+        )
+        .unwrap();
+        assert_eq!(h[0].tags, ["busybox:latest"]);
+        assert!(h[1].tags.is_empty());
+        assert_eq!(h[1].size, 4864553);
+        let out = serde_json::to_value(&h[0]).unwrap();
+        for k in ["Id", "Created", "CreatedBy", "Tags", "Size", "Comment"] {
+            assert!(out.get(k).is_some(), "{k} missing in {out}");
+        }
+        let p: ImagesPruneResponse =
+            serde_json::from_str(r#"{"ImagesDeleted":null,"SpaceReclaimed":0}"#).unwrap();
+        assert!(p.images_deleted.is_empty());
+        let p: ImagesPruneResponse = serde_json::from_str(
+            r#"{"ImagesDeleted":[{"Untagged":"a:b"},{"Deleted":"sha256:1"}],"SpaceReclaimed":12}"#,
+        )
+        .unwrap();
+        assert_eq!(p.images_deleted[1].deleted.as_deref(), Some("sha256:1"));
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"ImagesDeleted":[{"Untagged":"a:b"},{"Deleted":"sha256:1"}],"SpaceReclaimed":12}"#
         );
     }
 

@@ -232,6 +232,49 @@ impl DockerArchive {
     }
 }
 
+/// A docker-archive of a small image tagged `tag`: one layer per entry of
+/// `layers` (each a tar holding `/<file>` with the given content), the
+/// given `created` time, labels and config history.
+pub fn image_archive(
+    tag: &str,
+    created: &str,
+    labels: serde_json::Value,
+    layers: &[(&str, &str)],
+    history: serde_json::Value,
+) -> Vec<u8> {
+    let tars: Vec<Vec<u8>> = layers
+        .iter()
+        .map(|(f, c)| TarBuilder::new().file(f, c.as_bytes()).finish())
+        .collect();
+    let diff_ids: Vec<String> = tars
+        .iter()
+        .map(|t| format!("sha256:{}", sha256_hex(t)))
+        .collect();
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux", "created": created,
+        "config": {"Cmd": ["/hello"], "Labels": labels},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": history,
+    }))
+    .unwrap();
+    let config_name = format!("{}.json", sha256_hex(&config));
+    let layer_names: Vec<String> = tars
+        .iter()
+        .map(|t| format!("{}/layer.tar", sha256_hex(t)))
+        .collect();
+    let manifest = serde_json::to_vec(&serde_json::json!([{
+        "Config": config_name, "RepoTags": [tag], "Layers": layer_names,
+    }]))
+    .unwrap();
+    let mut b = TarBuilder::new();
+    b.file("manifest.json", &manifest);
+    b.file(&config_name, &config);
+    for (name, t) in layer_names.iter().zip(&tars) {
+        b.file(name, t);
+    }
+    b.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -102,14 +102,18 @@ fn reference_matches(filter: &str, tag: &str) -> bool {
 
 fn summary(img: &Image, tags: Vec<String>) -> ImageSummary {
     let mut tags = tags;
+    let mut repo_digests = Vec::new();
     if tags.is_empty() {
+        // Both placeholders: the docker CLI shows an image as dangling only
+        // when it gets the pair, as dockerd sends it.
         tags.push("<none>:<none>".to_string());
+        repo_digests.push("<none>@<none>".to_string());
     }
     ImageSummary {
         id: img.id.clone(),
         parent_id: String::new(),
         repo_tags: tags,
-        repo_digests: Vec::new(),
+        repo_digests,
         created: created_unix(img),
         size: img.size,
         shared_size: -1,
@@ -131,8 +135,12 @@ pub async fn list(state: State, RawQuery(q): RawQuery) -> Result<Json<Vec<ImageS
         .map_err(Error::InvalidParameter)?;
     let dangling = f.get_bool("dangling").map_err(Error::InvalidParameter)?;
     let refs = f.get("reference");
+    let window = super::image_filters::CreatedRange::from_filters(&state.images, &f)?;
     let mut out: Vec<ImageSummary> = Vec::new();
     for img in state.images.list() {
+        if !window.contains(img.created) {
+            continue;
+        }
         let mut tags = img.repo_tags();
         if let Some(d) = dangling {
             if d != tags.is_empty() {
@@ -207,9 +215,8 @@ pub async fn get(state: State, Path(rest): Path<String>) -> Result<Response> {
             let img = state.images.get(name)?;
             Ok(Json(inspect(&img)).into_response())
         }
-        (_, "history") | (_, "get") => Err(Error::not_found(
-            "this image operation is not supported yet",
-        )),
+        (name, "history") => super::image_save::history(&state, name).await,
+        (name, "get") => super::image_save::save(&state, &[name.to_string()]).await,
         _ => Err(Error::not_found("page not found")),
     }
 }

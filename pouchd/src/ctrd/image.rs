@@ -37,6 +37,20 @@ fn rand_suffix() -> String {
 }
 
 impl Ctrd {
+    /// Makes `lease` hold resource `id` of `kind` (`content`,
+    /// `snapshots/<snapshotter>`); the resource need not exist yet.
+    async fn lease_add(&self, lease: &str, kind: &str, id: &str) -> Result<()> {
+        let req = AddResourceRequest {
+            id: lease.to_string(),
+            resource: Some(LeaseResource {
+                id: id.to_string(),
+                r#type: kind.to_string(),
+            }),
+        };
+        self.leases().add_resource(req).await?;
+        Ok(())
+    }
+
     async fn snapshot_exists(&self, key: &str) -> Result<bool> {
         let req = StatSnapshotRequest {
             snapshotter: self.snapshotter.clone(),
@@ -158,6 +172,12 @@ impl ImageStore for Ctrd {
         src: BlobSource,
         labels: HashMap<String, String>,
     ) -> Result<()> {
+        // Held before it is looked at: the content of an image just removed
+        // may still be here, waiting for GC, which must not take it while
+        // this write counts on it.
+        if !lease.is_empty() {
+            self.lease_add_blob(lease, digest).await?;
+        }
         if self.has_blob(digest).await? {
             return Ok(());
         }
@@ -304,15 +324,7 @@ impl ImageStore for Ctrd {
     }
 
     async fn lease_add_blob(&self, lease: &str, digest: &str) -> Result<()> {
-        let req = AddResourceRequest {
-            id: lease.to_string(),
-            resource: Some(LeaseResource {
-                id: digest.to_string(),
-                r#type: "content".to_string(),
-            }),
-        };
-        self.leases().add_resource(req).await?;
-        Ok(())
+        self.lease_add(lease, "content", digest).await
     }
 
     async fn has_blob(&self, digest: &str) -> Result<bool> {
@@ -341,7 +353,12 @@ impl ImageStore for Ctrd {
         }
         let chains = chain_ids(diff_ids);
         let mut parent = String::new();
+        let snapshots = format!("snapshots/{}", self.snapshotter);
         for ((layer, chain), diff_id) in layers.iter().zip(&chains).zip(diff_ids) {
+            // As with blobs: a snapshot found here is held from now on.
+            if !lease.is_empty() {
+                self.lease_add(lease, &snapshots, chain).await?;
+            }
             if !self.snapshot_exists(chain).await? {
                 self.apply_layer(lease, layer, diff_id, chain, &parent)
                     .await?;

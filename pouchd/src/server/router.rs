@@ -1,6 +1,8 @@
 //! Routes of the Docker Engine API v1.41 onto bridge handlers.
 
-use crate::bridge::{archive, container, events, exec, image, image_pull, stream, system};
+use crate::bridge::{
+    archive, container, events, exec, image, image_filters, image_pull, image_save, stream, system,
+};
 use crate::daemon::Daemon;
 use crate::error::Error;
 use axum::extract::Request;
@@ -94,6 +96,8 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/containers/{id}", delete(container::remove))
         .route("/images/load", post(image::load))
         .route("/images/json", get(image::list))
+        .route("/images/get", get(image_save::save_many))
+        .route("/images/prune", post(image_filters::prune))
         .route(
             "/images/{*rest}",
             get(image::get).delete(image::remove).post(image::post),

@@ -1,19 +1,24 @@
 //! Image manager: the images pouchd knows, cached in memory from containerd's
-//! image store, and the operations on them (load, tag, remove).
+//! image store, and the operations on them (load, save, tag, remove, prune,
+//! history).
 //!
 //! Calls down into [`crate::ctrd::ImageStore`] only.
 
 pub mod archive;
+mod history;
 mod load;
+mod prune;
 mod pull;
 mod push;
 pub mod reference;
 pub mod registry;
 mod remove;
+mod save;
 mod tag;
 
 pub use pull::WantPlatform;
 
+pub use prune::PruneOptions;
 pub use remove::ImageUse;
 
 use crate::ctrd::{chain_ids, Descriptor, ImageRecord, ImageStore};
@@ -74,6 +79,8 @@ pub struct ImageMgr {
     events: Arc<EventBus>,
     // Registry settings (--insecure-registries), set after construction.
     registries: RwLock<registry::Registries>,
+    // One prune at a time, as with Docker.
+    pruning: std::sync::atomic::AtomicBool,
 }
 
 impl ImageMgr {
@@ -91,6 +98,7 @@ impl ImageMgr {
             write: tokio::sync::Mutex::new(()),
             events,
             registries: RwLock::new(registry::Registries::default()),
+            pruning: Default::default(),
         };
         mgr.reload().await?;
         Ok(mgr)
@@ -207,6 +215,28 @@ impl ImageMgr {
 
     /// Points `full_name` at `img` in containerd and in the cache.
     async fn set_ref(&self, full_name: &str, img: &Image) -> Result<()> {
+        // An image that loses its last name to this one stays, untagged, as
+        // with Docker: its dangling record goes in first, so that there is no
+        // moment when containerd's GC could take its content.
+        if let Some(old) = self.orphaned_by(full_name, &img.id)? {
+            let dangling = dangling_name(&old.id);
+            self.store
+                .put_image(ImageRecord {
+                    name: dangling.clone(),
+                    target: old.manifest.clone(),
+                    labels: Default::default(),
+                    created_at: None,
+                })
+                .await?;
+            let mut cache = self
+                .cache
+                .write()
+                .map_err(|_| Error::system("image cache poisoned"))?;
+            cache.by_ref.insert(dangling.clone(), old.id.clone());
+            if let Some(e) = cache.by_id.get_mut(&old.id) {
+                refs_mut(e).insert(dangling);
+            }
+        }
         self.store
             .put_image(ImageRecord {
                 name: full_name.to_string(),
@@ -233,6 +263,21 @@ impl ImageMgr {
         refs_mut(entry).insert(full_name.to_string());
         // The dangling record is no longer needed once the image has a tag.
         Ok(())
+    }
+
+    /// The image whose only name is `full_name`, unless that is `id` itself.
+    fn orphaned_by(&self, full_name: &str, id: &str) -> Result<Option<Arc<Image>>> {
+        let cache = self
+            .cache
+            .read()
+            .map_err(|_| Error::system("image cache poisoned"))?;
+        Ok(cache
+            .by_ref
+            .get(full_name)
+            .filter(|old| *old != id)
+            .and_then(|old| cache.by_id.get(old))
+            .filter(|old| old.refs.len() == 1)
+            .cloned())
     }
 
     /// Removes `full_name` in containerd and the cache; drops the image from
