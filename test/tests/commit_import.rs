@@ -97,6 +97,27 @@ fn commit_keeps_the_containers_changes_and_applies_changes() {
         d.docker_ok(&["run", "--rm", "committed:v2", "cat", "/x", "/y"]),
         "hello\n2"
     );
+    // Each commit is a container event naming the new image.
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 1;
+    let events = d.docker_ok(&[
+        "events",
+        "--since",
+        "1",
+        "--until",
+        &until.to_string(),
+        "--filter",
+        "event=commit",
+        "--format",
+        "{{.Type}} {{.Actor.Attributes.name}} {{.Actor.Attributes.imageRef}}",
+    ]);
+    assert_eq!(
+        events.lines().collect::<Vec<_>>(),
+        ["container c1 committed:v1", "container c2 committed:v2"]
+    );
     // Without changes, the container's command is kept.
     assert_eq!(
         d.get_ok("/v1.41/images/committed:v2/json").json()["Config"]["Cmd"],
@@ -146,6 +167,12 @@ fn commit_errors() {
     assert!(msg.contains("unknown instruction: BOGUS"), "{msg}");
     d.post("/v1.41/commit?container=errc&repo=Bad%20Name")
         .expect_error(400);
+    // A container whose image was removed (by force) cannot be committed.
+    d.docker_ok(&["tag", "busybox", "other:1"]);
+    d.docker_ok(&["create", "--name", "orphan", "other:1", "true"]);
+    d.docker_ok(&["rmi", "-f", "busybox", "other:1"]);
+    let msg = d.post("/v1.41/commit?container=orphan").expect_error(409);
+    assert!(msg.contains("no longer exists"), "{msg}");
     let err = d.docker_run(&["commit", "-c", "EXPOSE notaport", "errc", "x:1"]);
     assert!(
         err.failed().contains("invalid containerPort"),
@@ -238,7 +265,21 @@ fn import_plain_and_gzip_from_stdin_and_url() {
         "pouchtest"
     );
     assert_eq!(layers(&d, "imp:url"), layers(&d, "imp:plain"));
-    // An untagged import is listed by ID.
+    let r = d
+        .post_raw(
+            "/v1.41/images/create?fromSrc=-&repo=plat:1&platform=linux/arm64/v8",
+            None,
+            &std::fs::read(&plain).expect("read tar"),
+        )
+        .expect("post");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let i = d.get_ok("/v1.41/images/plat:1/json").json();
+    assert_eq!(
+        (i["Os"].as_str(), i["Architecture"].as_str()),
+        (Some("linux"), Some("arm64"))
+    );
+    assert_eq!(i["Variant"], "v8");
+    // An untagged import answers with its ID.
     let r = d
         .post_raw(
             "/v1.41/images/create?fromSrc=-",
