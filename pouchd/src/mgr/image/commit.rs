@@ -199,6 +199,92 @@ pub fn merge(mut user: Config, base: &Config) -> Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ctrd::Runtime;
+    use crate::testutil::FakeRuntime;
+    use std::sync::Arc;
+
+    async fn mgr_with_busybox() -> (tempfile::TempDir, Arc<FakeRuntime>, ImageMgr) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = Arc::new(FakeRuntime::default());
+        rt.add_image(
+            "docker.io/library/busybox:latest",
+            serde_json::json!({
+                "architecture": "amd64", "os": "linux",
+                "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"], "WorkingDir": "/w"},
+                "rootfs": {"type": "layers", "diff_ids": []},
+                "history": [{"created_by": "base"}]
+            }),
+        );
+        let bus = Arc::new(crate::mgr::events::EventBus::new(None).expect("bus"));
+        let mgr = ImageMgr::new(rt.clone(), dir.path().join("tmp"), bus)
+            .await
+            .expect("image mgr");
+        (dir, rt, mgr)
+    }
+
+    #[tokio::test]
+    async fn commit_stacks_a_layer_and_records_history() {
+        let (_dir, rt, mgr) = mgr_with_busybox().await;
+        rt.prepare_snapshot("c1", "").await.expect("snapshot");
+        let base = mgr.get("busybox").expect("busybox");
+        let container_config = Config {
+            cmd: Some(vec!["sh".into(), "-c".into(), "echo hi > /x".into()]),
+            env: vec!["PATH=/bin".into()],
+            image: "busybox".into(),
+            ..Default::default()
+        };
+        let req = CommitRequest {
+            container_id: "c1".into(),
+            snapshot_key: "c1".into(),
+            image_id: base.id.clone(),
+            container_config: container_config.clone(),
+            config: crate::mgr::image::changes::apply(
+                container_config.clone(),
+                &["ENV A=b".to_string()],
+            )
+            .expect("changes"),
+            repo: "mine".into(),
+            tag: "v1".into(),
+            author: "me".into(),
+            comment: "why".into(),
+        };
+        let id = mgr.commit(req).await.expect("commit");
+        let img = mgr.get("mine:v1").expect("tagged");
+        assert_eq!(img.id, id);
+        let c = &img.config;
+        assert_eq!(c.rootfs.diff_ids.len(), 1);
+        assert_eq!(c.history.len(), 2);
+        let h = &c.history[1];
+        assert_eq!(
+            (h.created_by.as_str(), h.author.as_str(), h.comment.as_str()),
+            ("sh -c echo hi > /x", "me", "why")
+        );
+        assert!(!h.empty_layer);
+        let cfg = c.config.clone().expect("config");
+        assert_eq!(cfg.env, ["PATH=/bin", "A=b"]);
+        assert_eq!(cfg.working_dir, "/w");
+        assert_eq!(cfg.cmd, container_config.cmd);
+        assert_eq!(c.container, "c1");
+        assert_eq!(c.author, "me");
+        assert_eq!(c.container_config.as_ref(), Some(&container_config));
+        // The lease that protected the half-made image is gone.
+        assert!(rt.state.lock().expect("state").leases.is_empty());
+    }
+
+    #[tokio::test]
+    async fn commit_without_the_image_is_a_conflict() {
+        let (_dir, rt, mgr) = mgr_with_busybox().await;
+        rt.prepare_snapshot("c1", "").await.expect("snapshot");
+        let req = CommitRequest {
+            container_id: "c1".into(),
+            snapshot_key: "c1".into(),
+            image_id: format!("sha256:{}", "ab".repeat(32)),
+            ..Default::default()
+        };
+        let e = mgr.commit(req).await.expect_err("no image");
+        assert!(matches!(e, Error::Conflict(_)), "{e:?}");
+        assert!(e.to_string().contains("no longer exists"), "{e}");
+    }
 
     #[test]
     fn merge_fills_what_the_user_left_unset() {

@@ -344,6 +344,7 @@ fn unsupported(kind: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ctrd::ImageStore;
 
     fn tar_bytes() -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
@@ -392,6 +393,45 @@ mod tests {
         assert_eq!(s.size, gz.len() as u64);
         assert_eq!(s.diff_id, sha(&t));
         assert!(s.gzip);
+    }
+
+    #[tokio::test]
+    async fn import_makes_a_one_layer_image() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = std::sync::Arc::new(crate::testutil::FakeRuntime::default());
+        let bus = std::sync::Arc::new(crate::mgr::events::EventBus::new(None).expect("bus"));
+        let mgr = ImageMgr::new(rt.clone(), dir.path().join("tmp"), bus)
+            .await
+            .expect("image mgr");
+        let opts = |changes: &[&str]| ImportOptions {
+            repo: "imported".into(),
+            tag: "v1".into(),
+            message: "msg".into(),
+            changes: changes.iter().map(|c| c.to_string()).collect(),
+            platform: "linux/arm64".into(),
+        };
+        assert!(mgr.plan_import(opts(&["RUN x"])).is_err());
+        let plan = mgr
+            .plan_import(opts(&[r#"CMD ["/bin/app"]"#]))
+            .expect("plan");
+        let t = tar_bytes();
+        let input: BlobStream = Box::pin(futures::stream::iter([Ok(Bytes::from(t.clone()))]));
+        let id = mgr.import(plan, input).await.expect("import");
+        let img = mgr.get("imported:v1").expect("named");
+        assert_eq!(img.id, id);
+        assert_eq!(img.config.rootfs.diff_ids, [sha(&t)]);
+        assert_eq!(img.config.architecture, "arm64");
+        assert_eq!(img.config.comment, "msg");
+        assert_eq!(img.config.history.len(), 1);
+        assert_eq!(img.config.history[0].comment, "msg");
+        let cmd = img.config.config.as_ref().and_then(|c| c.cmd.clone());
+        assert_eq!(cmd, Some(vec!["/bin/app".to_string()]));
+        // The layer blob is the tar itself; the staged copy is gone.
+        assert!(rt.has_blob(&sha(&t)).await.expect("has_blob"));
+        let left = std::fs::read_dir(dir.path().join("tmp"))
+            .expect("staging")
+            .count();
+        assert_eq!(left, 0);
     }
 
     #[test]
