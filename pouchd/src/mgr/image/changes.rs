@@ -3,6 +3,7 @@
 //! `dockerfile.BuildFromConfig`): CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK,
 //! LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR. Pure functions.
 
+use super::shellwords::words;
 use crate::error::{Error, Result};
 use pouch_api::container::{Config, EmptyObject, HealthConfig};
 
@@ -62,19 +63,19 @@ pub fn apply(mut cfg: Config, changes: &[String]) -> Result<Config> {
                 }
             }
             "ENV" => {
-                for (k, v) in name_values(rest, "ENV").map_err(|w| bad(&w))? {
+                for (k, v) in name_values(rest, "ENV", &cfg.env).map_err(|w| bad(&w))? {
                     let prefix = format!("{k}=");
                     cfg.env.retain(|e| !e.starts_with(&prefix) && e != &k);
                     cfg.env.push(format!("{k}={v}"));
                 }
             }
             "LABEL" => {
-                for (k, v) in name_values(rest, "LABEL").map_err(|w| bad(&w))? {
+                for (k, v) in name_values(rest, "LABEL", &cfg.env).map_err(|w| bad(&w))? {
                     cfg.labels.insert(k, v);
                 }
             }
             "EXPOSE" => {
-                let ports = words(rest).map_err(|w| bad(&w))?;
+                let ports = words(rest, &cfg.env).map_err(|w| bad(&w))?;
                 if ports.is_empty() {
                     return Err(bad("requires at least one argument"));
                 }
@@ -87,7 +88,7 @@ pub fn apply(mut cfg: Config, changes: &[String]) -> Result<Config> {
             "VOLUME" => {
                 let vols = match json_array(rest) {
                     Some(v) => v,
-                    None => words(rest).map_err(|w| bad(&w))?,
+                    None => words(rest, &cfg.env).map_err(|w| bad(&w))?,
                 };
                 if vols.is_empty() {
                     return Err(bad("requires at least one argument"));
@@ -100,7 +101,7 @@ pub fn apply(mut cfg: Config, changes: &[String]) -> Result<Config> {
                 }
             }
             "USER" | "STOPSIGNAL" | "WORKDIR" => {
-                let args = words(rest).map_err(|w| bad(&w))?;
+                let args = words(rest, &cfg.env).map_err(|w| bad(&w))?;
                 let [arg] = args.as_slice() else {
                     return Err(bad("requires exactly one argument"));
                 };
@@ -153,70 +154,13 @@ fn json_array(s: &str) -> Option<Vec<String>> {
     serde_json::from_str::<Vec<String>>(s).ok()
 }
 
-/// Splits on unquoted whitespace, removing quotes and backslash escapes.
-fn words(s: &str) -> std::result::Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => {
-                if in_word {
-                    out.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some(n) => cur.push(n),
-                    None => cur.push('\\'),
-                }
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(n) => cur.push(n),
-                        None => return Err("unmatched quote (')".into()),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(n @ ('"' | '\\' | '$')) => cur.push(n),
-                            Some(n) => {
-                                cur.push('\\');
-                                cur.push(n);
-                            }
-                            None => return Err("unmatched quote (\")".into()),
-                        },
-                        Some(n) => cur.push(n),
-                        None => return Err("unmatched quote (\")".into()),
-                    }
-                }
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
-        }
-    }
-    if in_word {
-        out.push(cur);
-    }
-    Ok(out)
-}
-
 /// `K=v K2="v 2"`, or the legacy `K some value` (one pair).
-fn name_values(rest: &str, instr: &str) -> std::result::Result<Vec<(String, String)>, String> {
-    let ws = words(rest)?;
+fn name_values(
+    rest: &str,
+    instr: &str,
+    env: &[String],
+) -> std::result::Result<Vec<(String, String)>, String> {
+    let ws = words(rest, env)?;
     if ws.is_empty() {
         return Err("requires at least one argument".into());
     }
@@ -225,7 +169,7 @@ fn name_values(rest: &str, instr: &str) -> std::result::Result<Vec<(String, Stri
             Some((k, v)) => (k, v.trim()),
             None => return Err(format!("{instr} must have two arguments")),
         };
-        let value = words(value)?.join(" ");
+        let value = words(value, env)?.join(" ");
         return Ok(vec![(key.to_string(), value)]);
     }
     ws.into_iter()
@@ -414,6 +358,41 @@ mod tests {
             c.env,
             ["PATH=/bin", "A=b", "C=x y", "D=z w", "LEGACY=some value"]
         );
+    }
+
+    #[test]
+    fn variables_expand_as_in_a_dockerfile() {
+        let base = Config {
+            env: vec!["PATH=/bin".into(), "EMPTY=".into()],
+            ..Default::default()
+        };
+        let c = apply(
+            base,
+            &[
+                r#"ENV PATH=$PATH:/x B=${PATH}/y C="${MISSING:-dflt}" D=${PATH:+set}"#.into(),
+                r#"ENV E='$PATH' F=\$PATH G=${EMPTY:-e}"#.into(),
+                "WORKDIR /home/$B".into(),
+                r#"CMD echo $PATH"#.into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            c.env,
+            [
+                "EMPTY=",
+                "PATH=/bin:/x",
+                "B=/bin/y",
+                "C=dflt",
+                "D=set",
+                "E=$PATH",
+                "F=$PATH",
+                "G=e"
+            ]
+        );
+        assert_eq!(c.working_dir, "/home/bin/y");
+        // Commands are run by the shell, which expands them itself.
+        assert_eq!(c.cmd.unwrap()[2], "echo $PATH");
+        assert!(run(&["ENV A=${B"]).is_err());
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod push;
 pub mod reference;
 pub mod registry;
 mod remove;
+mod shellwords;
 mod tag;
 
 pub use commit::CommitRequest;
