@@ -148,6 +148,25 @@ fn commit_of_a_running_container_pauses_and_leaves_it_running() {
     let new_id = r.json()["Id"].as_str().expect("Id").to_string();
     assert_eq!(d.inspect_field(&new_id, "{{.Id}}"), new_id);
     assert_eq!(d.inspect_field("runner", "{{.State.Status}}"), "running");
+    // A config in the body replaces the container's; what it leaves unset
+    // comes from the container's.
+    let r = d.post_json(
+        "/v1.41/commit?container=runner&repo=withbody&tag=1&changes=LABEL%20c%3Dd",
+        &serde_json::json!({"Cmd": ["echo", "from body"], "Labels": {"k": "v"}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let i = d.get_ok("/v1.41/images/withbody:1/json").json();
+    assert_eq!(i["Config"]["Cmd"], serde_json::json!(["echo", "from body"]));
+    assert_eq!(
+        i["Config"]["Labels"],
+        serde_json::json!({"k": "v", "c": "d"})
+    );
+    assert!(
+        i["Config"]["Env"].to_string().contains("PATH="),
+        "{}",
+        i["Config"]
+    );
+    assert_eq!(d.docker_ok(&["run", "--rm", "withbody:1"]), "from body");
     d.docker_ok(&["rm", "-f", "runner"]);
 }
 

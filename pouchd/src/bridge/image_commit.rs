@@ -79,5 +79,7 @@ pub async fn commit(state: State, RawQuery(q): RawQuery, body: Bytes) -> Result<
         Ok(id)
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "Id": id }))).into_response())
+    // Docker's `IDResponse`, the shape exec create answers with too.
+    let body = pouch_api::exec::IdResponse { id };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
