@@ -15,6 +15,31 @@ fn layers(d: &TestDaemon, image: &str) -> Vec<serde_json::Value> {
         .unwrap_or_default()
 }
 
+/// The daemon's past events passing `filter`, one `format` line each.
+fn events(d: &TestDaemon, filter: &str, format: &str) -> String {
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 1;
+    let out = d.docker_ok(&[
+        "events",
+        "--since",
+        "1",
+        "--until",
+        &until.to_string(),
+        "--filter",
+        filter,
+        "--format",
+        format,
+    ]);
+    if out.is_empty() {
+        out
+    } else {
+        out + "\n"
+    }
+}
+
 fn sh_quote(p: &Path) -> String {
     format!("'{}'", p.display())
 }
@@ -98,24 +123,13 @@ fn commit_keeps_the_containers_changes_and_applies_changes() {
         "hello\n2"
     );
     // Each commit is a container event naming the new image.
-    let until = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-        + 1;
-    let events = d.docker_ok(&[
-        "events",
-        "--since",
-        "1",
-        "--until",
-        &until.to_string(),
-        "--filter",
+    let commits = events(
+        &d,
         "event=commit",
-        "--format",
         "{{.Type}} {{.Actor.Attributes.name}} {{.Actor.Attributes.imageRef}}",
-    ]);
+    );
     assert_eq!(
-        events.lines().collect::<Vec<_>>(),
+        commits.lines().collect::<Vec<_>>(),
         ["container c1 committed:v1", "container c2 committed:v2"]
     );
     // Without changes, the container's command is kept.
@@ -134,6 +148,10 @@ fn commit_of_a_running_container_pauses_and_leaves_it_running() {
     assert!(id.starts_with("sha256:"), "{id}");
     assert_eq!(d.inspect_field("runner", "{{.State.Status}}"), "running");
     assert_eq!(d.inspect_field("runner", "{{.State.Paused}}"), "false");
+    // It was paused for the diff, and unpaused after.
+    let pauses =
+        events(&d, "event=pause", "{{.Action}}") + &events(&d, "event=unpause", "{{.Action}}");
+    assert_eq!(pauses, "pause\nunpause\n");
     assert_eq!(
         d.docker_ok(&["run", "--rm", "running:1", "cat", "/y"]),
         "live"
