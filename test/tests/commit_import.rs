@@ -204,6 +204,9 @@ fn commit_errors() {
     assert!(msg.contains("unknown instruction: BOGUS"), "{msg}");
     d.post("/v1.41/commit?container=errc&repo=Bad%20Name")
         .expect_error(400);
+    // A container that changed nothing adds a history entry, not a layer.
+    d.docker_ok(&["commit", "errc", "same:1"]);
+    assert_eq!(layers(&d, "same:1"), layers(&d, "busybox"));
     // A container whose image was removed (by force) cannot be committed.
     d.docker_ok(&["tag", "busybox", "other:1"]);
     d.docker_ok(&["create", "--name", "orphan", "other:1", "true"]);
