@@ -35,7 +35,10 @@ pub async fn commit(state: State, RawQuery(q): RawQuery, body: Bytes) -> Result<
     let config = changes::apply(user_cfg, &query_all(q.as_deref(), "changes"))?;
     let repo = p.str("repo").unwrap_or("").to_string();
     let tag = p.str("tag").unwrap_or("").to_string();
-    state.images.check_commit_name(&repo, &tag)?;
+    let image_ref = state
+        .images
+        .check_commit_name(&repo, &tag)?
+        .unwrap_or_default();
     let comment = p.str("comment").unwrap_or("").to_string();
     let req = CommitRequest {
         container_id: m.id.clone(),
@@ -69,11 +72,6 @@ pub async fn commit(state: State, RawQuery(q): RawQuery, body: Bytes) -> Result<
         attrs.insert("name".to_string(), m.name.clone());
         attrs.insert("comment".to_string(), comment);
         attrs.insert("imageID".to_string(), id.clone());
-        let image_ref = match (repo.is_empty(), tag.is_empty()) {
-            (true, _) => String::new(),
-            (false, true) => repo,
-            (false, false) => format!("{repo}:{tag}"),
-        };
         attrs.insert("imageRef".to_string(), image_ref);
         daemon.events.publish("container", "commit", &m.id, attrs);
         Ok(id)

@@ -33,9 +33,10 @@ pub struct CommitRequest {
 }
 
 impl ImageMgr {
-    /// Checks the target name before any work.
-    pub fn check_commit_name(&self, repo: &str, tag: &str) -> Result<()> {
-        target_name(repo, tag).map(|_| ())
+    /// Checks the target name before any work; returns it in familiar form
+    /// (`mine:v1`), as Docker's `commit` event names it.
+    pub fn check_commit_name(&self, repo: &str, tag: &str) -> Result<Option<String>> {
+        Ok(target_name(repo, tag)?.map(|full| super::reference::familiar(&full)))
     }
 
     /// Commits the container's changes; returns the new image ID.
