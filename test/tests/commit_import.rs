@@ -298,6 +298,16 @@ fn import_plain_and_gzip_from_stdin_and_url() {
     // Same tar inside: same diff ID.
     assert_eq!(layers(&d, "imp:gz"), layers(&d, "imp:plain"));
 
+    let xz = tmp.path().join("rootfs.tar.xz");
+    d.docker_sh(&format!(
+        "xz -c {} > {x} && \"$DOCKER\" import - imp:xz < {x}",
+        sh_quote(&plain),
+        x = sh_quote(&xz)
+    ))
+    .ok();
+    assert_eq!(layers(&d, "imp:xz"), layers(&d, "imp:plain"));
+    assert_eq!(d.docker_ok(&["run", "--rm", "imp:xz", "echo", "xz"]), "xz");
+
     let url = serve(std::fs::read(&gz).expect("read gz"));
     d.docker_ok(&["import", "--change", "USER pouchtest", &url, "imp:url"]);
     assert_eq!(

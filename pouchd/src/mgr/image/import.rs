@@ -1,10 +1,11 @@
-//! `POST /images/create?fromSrc=`: a root filesystem tarball (plain or
-//! gzip, from the request body or downloaded from a URL) becomes a
+//! `POST /images/create?fromSrc=`: a root filesystem tarball (plain, gzip
+//! or xz, from the request body or downloaded from a URL) becomes a
 //! one-layer image.
 //!
-//! The tarball is staged to a file while its digest and, for gzip, the
-//! digest of the uncompressed tar (the diff ID) are computed, then written
-//! into the content store as the layer blob. Nothing here extracts it:
+//! The tarball is staged to a file while its digest and, when compressed,
+//! the digest of the uncompressed tar (the diff ID) are computed, then
+//! written into the content store as the layer blob (xz, which containerd
+//! cannot unpack, is staged uncompressed). Nothing here extracts it:
 //! containerd's applier unpacks it into a snapshot and keeps every entry
 //! (`../x`, absolute link targets) inside the snapshot's root.
 
@@ -208,10 +209,16 @@ struct TarHasher {
     sha: Sha256,
     head: Vec<u8>,
     size: u64,
+    /// Where the tar goes when it is what gets stored (xz input, which
+    /// containerd cannot unpack, is stored uncompressed).
+    out: Option<std::fs::File>,
 }
 
 impl Write for TarHasher {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(f) = self.out.as_mut() {
+            f.write_all(buf)?;
+        }
         self.sha.update(buf);
         let take = (512 - self.head.len().min(512)).min(buf.len());
         self.head.extend_from_slice(&buf[..take]);
@@ -260,25 +267,35 @@ impl TarHasher {
 enum Sink {
     Plain(TarHasher),
     Gzip(Box<flate2::write::MultiGzDecoder<TarHasher>>),
+    Xz(Box<xz2::write::XzDecoder<TarHasher>>),
 }
 
 /// Copies the chunks from `rx` into a new file at `path`, computing the
-/// blob digest and the diff ID. Runs on the blocking pool.
+/// blob digest and the diff ID. Plain and gzip input is stored as it came,
+/// xz input decompressed. Runs on the blocking pool.
 fn stage(mut rx: mpsc::Receiver<io::Result<Bytes>>, path: &PathBuf) -> Result<Staged> {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)?;
+    // The raw input's file until the compression is known (xz moves it
+    // into the decompressing sink).
+    let mut file = Some(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)?,
+    );
     let mut raw = Sha256::new();
     let mut size = 0u64;
     let mut head: Vec<u8> = Vec::new();
     let mut sink: Option<Sink> = None;
-    let hasher = || TarHasher {
+    let hasher = |out| TarHasher {
         sha: Sha256::new(),
         head: Vec::with_capacity(512),
         size: 0,
+        out,
     };
-    let bad_gzip = |e: io::Error| Error::invalid(format!("invalid gzip data: {e}"));
+    let corrupt = |kind: &str| {
+        let kind = kind.to_string();
+        move |e: io::Error| Error::invalid(format!("invalid {kind} data: {e}"))
+    };
     loop {
         let chunk = match rx.blocking_recv() {
             Some(Ok(c)) => Some(c),
@@ -289,7 +306,6 @@ fn stage(mut rx: mpsc::Receiver<io::Result<Bytes>>, path: &PathBuf) -> Result<St
         let data = chunk.unwrap_or_default();
         raw.update(&data);
         size += data.len() as u64;
-        file.write_all(&data)?;
         // The compression is known from the first bytes.
         let pending: Vec<u8> = match sink {
             Some(_) => data.to_vec(),
@@ -300,44 +316,69 @@ fn stage(mut rx: mpsc::Receiver<io::Result<Bytes>>, path: &PathBuf) -> Result<St
                 }
                 sink = Some(match head.as_slice() {
                     [0x1f, 0x8b, ..] => {
-                        Sink::Gzip(Box::new(flate2::write::MultiGzDecoder::new(hasher())))
+                        Sink::Gzip(Box::new(flate2::write::MultiGzDecoder::new(hasher(None))))
                     }
+                    [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => Sink::Xz(Box::new(
+                        xz2::write::XzDecoder::new_multi_decoder(hasher(file.take())),
+                    )),
                     [b'B', b'Z', b'h', ..] => return Err(unsupported("bzip2")),
-                    [0xfd, b'7', b'z', b'X', b'Z', 0x00] => return Err(unsupported("xz")),
                     [0x28, 0xb5, 0x2f, 0xfd, ..] => return Err(unsupported("zstd")),
-                    _ => Sink::Plain(hasher()),
+                    _ => Sink::Plain(hasher(None)),
                 });
                 std::mem::take(&mut head)
             }
         };
+        if let Some(f) = file.as_mut() {
+            f.write_all(&pending)?;
+        }
         match sink.as_mut() {
             Some(Sink::Plain(h)) => h.write_all(&pending)?,
-            Some(Sink::Gzip(d)) => d.write_all(&pending).map_err(bad_gzip)?,
+            Some(Sink::Gzip(d)) => d.write_all(&pending).map_err(corrupt("gzip"))?,
+            Some(Sink::Xz(d)) => d.write_all(&pending).map_err(corrupt("xz"))?,
             None => {}
         }
         if eof {
             break;
         }
     }
-    file.flush()?;
-    file.sync_all()?;
     let digest = format!("sha256:{}", hex::encode(raw.finalize()));
-    let (diff_id, gzip) = match sink {
-        Some(Sink::Plain(h)) => (h.finish()?, false),
-        Some(Sink::Gzip(d)) => (d.finish().map_err(bad_gzip)?.finish()?, true),
+    let stored = match sink {
+        Some(Sink::Plain(h)) => Staged {
+            diff_id: h.finish()?,
+            digest,
+            size,
+            gzip: false,
+        },
+        Some(Sink::Gzip(d)) => Staged {
+            diff_id: d.finish().map_err(corrupt("gzip"))?.finish()?,
+            digest,
+            size,
+            gzip: true,
+        },
+        Some(Sink::Xz(mut d)) => {
+            let mut h = d.finish().map_err(corrupt("xz"))?;
+            file = h.out.take();
+            let size = h.size;
+            let diff_id = h.finish()?;
+            Staged {
+                digest: diff_id.clone(),
+                diff_id,
+                size,
+                gzip: false,
+            }
+        }
         None => return Err(Error::invalid("empty input: expected a tar archive")),
     };
-    Ok(Staged {
-        digest,
-        size,
-        diff_id,
-        gzip,
-    })
+    if let Some(mut f) = file {
+        f.flush()?;
+        f.sync_all()?;
+    }
+    Ok(stored)
 }
 
 fn unsupported(kind: &str) -> Error {
     Error::invalid(format!(
-        "{kind}-compressed tarballs are not supported: import a plain or gzip-compressed tar"
+        "{kind}-compressed tarballs are not supported: import a plain, gzip or xz-compressed tar"
     ))
 }
 
@@ -395,6 +436,27 @@ mod tests {
         assert!(s.gzip);
     }
 
+    #[test]
+    fn xz_tar_is_stored_uncompressed() {
+        let t = tar_bytes();
+        let mut enc = xz2::write::XzEncoder::new(Vec::new(), 1);
+        enc.write_all(&t).expect("xz");
+        let xz = enc.finish().expect("xz");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (tx, rx) = mpsc::channel(4);
+        tx.try_send(Ok(Bytes::from(xz))).expect("send");
+        drop(tx);
+        let path = dir.path().join("blob");
+        let s = stage(rx, &path).expect("stage");
+        assert_eq!(
+            (s.digest.as_str(), s.size),
+            (sha(&t).as_str(), t.len() as u64)
+        );
+        assert_eq!(s.diff_id, sha(&t));
+        assert!(!s.gzip);
+        assert_eq!(std::fs::read(&path).expect("staged"), t);
+    }
+
     #[tokio::test]
     async fn import_makes_a_one_layer_image() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -441,6 +503,7 @@ mod tests {
             b"hello world, not a tar".to_vec(),
             vec![b'x'; 2048],
             vec![0xfd, b'7', b'z', b'X', b'Z', 0x00, 1, 2],
+            vec![b'B', b'Z', b'h', b'9', 1, 2, 3],
             vec![0x1f, 0x8b, 0, 0, 0, 0, 0],
         ] {
             let e = run(input).expect_err("must fail");
