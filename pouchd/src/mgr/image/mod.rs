@@ -5,7 +5,11 @@
 //! Calls down into [`crate::ctrd::ImageStore`] only.
 
 pub mod archive;
+pub mod changes;
+mod commit;
+mod create;
 mod history;
+mod import;
 mod load;
 mod prune;
 mod pull;
@@ -14,8 +18,11 @@ pub mod reference;
 pub mod registry;
 mod remove;
 mod save;
+mod shellwords;
 mod tag;
 
+pub use commit::CommitRequest;
+pub use import::{download, ImportOptions, ImportPlan};
 pub use pull::WantPlatform;
 
 pub use prune::PruneOptions;
