@@ -468,3 +468,138 @@ fn prune_asks_first_and_keeps_images_in_use() {
     assert!(!out.ends_with("Total reclaimed space: 0B\n"), "{out}");
     assert_eq!(p.ok(&["images", "-q"]), "");
 }
+
+/// A tmux server of its own (socket under the test's directory), killed
+/// on drop: a real terminal for the CLI.
+struct Terminal {
+    sock: PathBuf,
+}
+
+impl Terminal {
+    fn tmux(&self, args: &[&str]) -> Output {
+        run_with_timeout(
+            std::process::Command::new("tmux")
+                .args(["-f", "/dev/null", "-S"])
+                .arg(&self.sock)
+                .args(args)
+                .env("TERM", "xterm"),
+            None,
+            Duration::from_secs(20),
+        )
+    }
+
+    /// Runs `script` in a 120x40 terminal; `None` when tmux is missing.
+    fn start(d: &TestDaemon, script: &str) -> Option<Terminal> {
+        if std::process::Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_err()
+        {
+            eprintln!("!!!!!! SKIPPED: tmux is not installed !!!!!!");
+            return None;
+        }
+        let t = Terminal {
+            sock: d.dir.join("tmux-images.sock"),
+        };
+        let o = t.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            "120",
+            "-y",
+            "40",
+            script,
+        ]);
+        assert!(o.status.success(), "tmux: {o:?}");
+        Some(t)
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "t"]).stdout
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+#[test]
+fn pull_on_a_terminal_draws_one_live_line_per_layer() {
+    let Some(reg) = Registry::start(false) else {
+        return;
+    };
+    let Some(d) = daemon(&reg) else { return };
+    let p = Pouch::new(&d);
+    let name = format!("{}/test/tty:v1", reg.host());
+    p.ok(&["tag", "busybox", &name]);
+    p.ok(&["push", &name]);
+    p.ok(&["rmi", &name, "busybox"]);
+    d.containerd_gc();
+
+    let code = d.dir.join("pull.code");
+    let raw = d.dir.join("pull.raw");
+    let q = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let script = format!(
+        "env POUCH_HOST={} POUCH_CONFIG={} {} pull {}; echo $? > {}; exec sleep 600",
+        q(&format!("unix://{}", d.sock.display())),
+        q(&p.config_dir.to_string_lossy()),
+        q(&pouch_tests::pouch_bin().to_string_lossy()),
+        q(&name),
+        q(&code.to_string_lossy()),
+    );
+    // Start paused on a `read` so the raw output is recorded from the
+    // first byte.
+    let Some(t) = Terminal::start(&d, &format!("read go; {script}")) else {
+        return;
+    };
+    let o = t.tmux(&[
+        "pipe-pane",
+        "-o",
+        "-t",
+        "t",
+        &format!("cat > {}", q(&raw.to_string_lossy())),
+    ]);
+    assert!(o.status.success(), "{o:?}");
+    let o = t.tmux(&["send-keys", "-t", "t", "Enter"]);
+    assert!(o.status.success(), "{o:?}");
+    let rc = pouch_tests::wait_for("the pull to end", Duration::from_secs(60), || {
+        std::fs::read_to_string(&code)
+            .ok()
+            .filter(|s| s.ends_with('\n'))
+    });
+    let screen = t.screen();
+    assert_eq!(rc.trim(), "0", "{screen}");
+    assert!(screen.contains("v1: Pulling from test/tty"), "{screen}");
+    assert!(
+        screen.contains(&format!("Status: Downloaded newer image for {name}")),
+        "{screen}"
+    );
+    // Each layer has one line, updated in place to its last state (a
+    // plain listing has a line per status).
+    let layer_lines: Vec<&str> = screen
+        .lines()
+        .filter(|l| {
+            l.len() > 14
+                && l.as_bytes()[12] == b':'
+                && l[..12].bytes().all(|b| b.is_ascii_hexdigit())
+        })
+        .collect();
+    assert!(!layer_lines.is_empty(), "{screen}");
+    for l in &layer_lines {
+        assert!(l.contains("Pull complete"), "{screen}");
+    }
+    let mut ids: Vec<&str> = layer_lines.iter().map(|l| &l[..12]).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), layer_lines.len(), "{screen}");
+    // The lines were redrawn with terminal control sequences.
+    let raw_out = std::fs::read(&raw).unwrap_or_default();
+    assert!(
+        raw_out.windows(2).any(|w| w == b"\x1b["),
+        "no redraw in {:?}",
+        String::from_utf8_lossy(&raw_out)
+    );
+}

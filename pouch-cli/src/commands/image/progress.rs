@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::io::Write as _;
-use std::time::Duration;
 
 use futures::StreamExt;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -63,6 +62,20 @@ struct Bars {
     bar: ProgressStyle,
 }
 
+impl Bars {
+    fn new_multi() -> MultiProgress {
+        MultiProgress::with_draw_target(ProgressDrawTarget::stdout_with_hz(10))
+    }
+
+    /// Draw the current lines in their last state and stop managing them.
+    fn freeze(&mut self) {
+        for (_, b) in self.bars.drain() {
+            b.finish();
+        }
+        self.multi = Self::new_multi();
+    }
+}
+
 impl Display {
     pub fn new(tty: bool) -> Self {
         let tty = tty.then(|| {
@@ -74,7 +87,7 @@ impl Display {
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
             Bars {
-                multi: MultiProgress::with_draw_target(ProgressDrawTarget::stdout_with_hz(10)),
+                multi: Bars::new_multi(),
                 bars: HashMap::new(),
                 text,
                 bar,
@@ -105,18 +118,25 @@ impl Display {
             return Ok(());
         };
         if msg.id.is_empty() {
+            // Docker keeps the order of first appearance: a plain line goes
+            // below the layer lines, and later layers below it. So the
+            // current lines are left as they are and a new set starts.
+            t.freeze();
             let text = if msg.stream.is_empty() {
-                msg.status.clone()
+                format!("{}\n", msg.status)
             } else {
-                msg.stream.trim_end_matches('\n').to_string()
+                msg.stream.clone()
             };
-            return t.multi.println(text);
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            return out.flush();
         }
         let bar = t.bars.entry(msg.id.clone()).or_insert_with(|| {
-            let b = t.multi.add(ProgressBar::new(0));
-            b.set_style(t.text.clone());
-            b.set_prefix(msg.id.clone());
-            b
+            let b = ProgressBar::new(0)
+                .with_style(t.text.clone())
+                .with_prefix(msg.id.clone())
+                .with_message(msg.status.clone());
+            t.multi.add(b)
         });
         match msg.progress_detail.as_ref().filter(|p| p.total > 0) {
             Some(p) => {
@@ -133,11 +153,7 @@ impl Display {
     /// Leave every bar drawn in its last state.
     pub fn finish(&mut self) {
         if let Some(t) = self.tty.as_mut() {
-            for b in t.bars.values() {
-                b.finish();
-            }
-            // Let the last frame reach the terminal before more output.
-            std::thread::sleep(Duration::from_millis(5));
+            t.freeze();
         }
     }
 
