@@ -202,19 +202,14 @@ impl<'a> Images<'a> {
         for c in &opts.changes {
             query = query.set("changes", c.clone());
         }
-        let body = match &opts.config {
-            Some(config) => json_body(config)?,
-            None => empty(),
+        // No config: no body at all, as the Go client sends it.
+        let (body, headers): (Body, &[(&'static str, &str)]) = match &opts.config {
+            Some(config) => (json_body(config)?, &[("content-type", "application/json")]),
+            None => (empty(), &[]),
         };
         let resp = self
             .client
-            .request(
-                Method::POST,
-                "/commit",
-                &query,
-                body,
-                &[("content-type", "application/json")],
-            )
+            .request(Method::POST, "/commit", &query, body, headers)
             .await?;
         let id: IdResponse = read_json(resp).await?;
         Ok(id.id)
