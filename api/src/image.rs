@@ -198,6 +198,12 @@ pub struct ImageConfigFile {
         skip_serializing_if = "String::is_empty"
     )]
     pub author: String,
+    /// The message given to `docker import -m`.
+    #[serde(
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub comment: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config: Option<Config>,
     #[serde(

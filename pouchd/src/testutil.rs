@@ -3,7 +3,7 @@
 
 use crate::ctrd::{
     BlobSource, Descriptor, ExitInfo, ImageRecord, ImageStore, Mount, NewContainer, Runtime,
-    RuntimeEvent, Stdio, TaskInfo, TaskStatus,
+    RuntimeEvent, SnapshotDiff, Stdio, TaskInfo, TaskStatus,
 };
 use crate::error::{Error, Result};
 use async_trait::async_trait;
@@ -291,6 +291,30 @@ impl ImageStore for FakeRuntime {
         diff_ids: &[String],
     ) -> Result<String> {
         Ok(crate::ctrd::chain_ids(diff_ids).pop().unwrap_or_default())
+    }
+    /// A made-up gzip layer named after the snapshot, stored as a blob.
+    async fn diff_snapshot(&self, _lease: &str, key: &str) -> Result<SnapshotDiff> {
+        use sha2::{Digest, Sha256};
+        let mut st = self.st();
+        if !st.snapshots.contains_key(key) {
+            return Err(Error::not_found(format!("snapshot {key} does not exist")));
+        }
+        let blob = format!("layer of {key}").into_bytes();
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&blob)));
+        let diff_id = format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(format!("tar of {key}").as_bytes()))
+        );
+        let size = blob.len() as i64;
+        st.blobs.insert(digest.clone(), blob);
+        Ok(SnapshotDiff {
+            layer: Descriptor {
+                media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+                digest,
+                size,
+            },
+            diff_id,
+        })
     }
     async fn put_image(&self, rec: ImageRecord) -> Result<()> {
         self.st().images.insert(rec.name.clone(), rec);

@@ -172,6 +172,7 @@ fn inspect(img: &Image) -> ImageInspect {
         container_config: c.container_config.clone(),
         docker_version: c.docker_version.clone(),
         author: c.author.clone(),
+        comment: c.comment.clone(),
         config: c.config.clone().unwrap_or_default(),
         architecture: c.architecture.clone(),
         variant: c.variant.clone(),

@@ -86,12 +86,9 @@ where
         .into_response())
 }
 
-/// `POST /images/create`: pull `fromImage` (`fromSrc`, import, is not there yet).
+/// `POST /images/create`: pull `fromImage` (`fromSrc`, import, is in
+/// [`super::image_import`]).
 pub async fn create(state: State, headers: &HeaderMap, p: &Params) -> Response {
-    if p.str("fromSrc").is_some_and(|s| !s.is_empty()) {
-        return Error::NotImplemented("importing images (fromSrc) is not supported yet".into())
-            .into_response();
-    }
     let image = p.str("fromImage").unwrap_or("").to_string();
     if image.is_empty() {
         return Error::invalid("fromImage or fromSrc is required").into_response();

@@ -6,6 +6,8 @@ pub mod container;
 pub mod events;
 pub mod exec;
 pub mod image;
+pub mod image_commit;
+pub mod image_import;
 pub mod image_pull;
 mod inspect;
 pub mod stream;

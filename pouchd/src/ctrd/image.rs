@@ -3,17 +3,20 @@
 //! no Transfer service, so this is the client's job).
 
 use super::client::{leased, timestamp_to_utc, Ctrd};
-use super::{chain_ids, BlobSource, BlobStream, Descriptor, ImageRecord, ImageStore};
+use super::{
+    chain_ids, BlobSource, BlobStream, Descriptor, ImageRecord, ImageStore, SnapshotDiff,
+};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
 use containerd_client::services::v1::snapshots::{
-    CommitSnapshotRequest, PrepareSnapshotRequest, RemoveSnapshotRequest, StatSnapshotRequest,
+    CommitSnapshotRequest, MountsRequest, PrepareSnapshotRequest, RemoveSnapshotRequest,
+    StatSnapshotRequest, ViewSnapshotRequest,
 };
 use containerd_client::services::v1::{
     AbortRequest, AddResourceRequest, Resource as LeaseResource,
 };
 use containerd_client::services::v1::{
-    ApplyRequest, CreateImageRequest, DeleteImageRequest, Image, InfoRequest, ListImagesRequest,
+    ApplyRequest, CreateImageRequest, DiffRequest, DeleteImageRequest, Image, InfoRequest, ListImagesRequest,
     ReadContentRequest, UpdateImageRequest, WriteAction, WriteContentRequest,
 };
 use containerd_client::services::v1::{CreateRequest as LeaseCreate, DeleteRequest as LeaseDelete};
@@ -349,6 +352,93 @@ impl ImageStore for Ctrd {
             parent = chain.clone();
         }
         Ok(parent)
+    }
+
+    async fn diff_snapshot(&self, lease: &str, key: &str) -> Result<SnapshotDiff> {
+        let stat = StatSnapshotRequest {
+            snapshotter: self.snapshotter.clone(),
+            key: key.to_string(),
+        };
+        let parent = self
+            .snapshots()
+            .stat(stat)
+            .await
+            .map_err(|s| Error::from(s).context(format!("snapshot {key}")))?
+            .into_inner()
+            .info
+            .map(|i| i.parent)
+            .unwrap_or_default();
+        // The lower side: a read-only view of the parent chain (empty for a
+        // snapshot without parent), gone again once the diff is written.
+        let view_key = format!("commit-view-{}-{key}", rand_suffix());
+        let view = ViewSnapshotRequest {
+            snapshotter: self.snapshotter.clone(),
+            key: view_key.clone(),
+            parent,
+            labels: Default::default(),
+        };
+        let lower = self
+            .snapshots()
+            .view(leased(view, lease))
+            .await
+            .map_err(|s| Error::from(s).context("view of the parent layers"))?
+            .into_inner()
+            .mounts;
+        let result = async {
+            let mounts = MountsRequest {
+                snapshotter: self.snapshotter.clone(),
+                key: key.to_string(),
+            };
+            let upper = self.snapshots().mounts(mounts).await?.into_inner().mounts;
+            let req = DiffRequest {
+                left: lower,
+                right: upper,
+                media_type: "application/vnd.oci.image.layer.v1.tar+gzip".to_string(),
+                r#ref: format!("pouchd-commit-{}", rand_suffix()),
+                ..Default::default()
+            };
+            let desc = self
+                .diff()
+                .diff(leased(req, lease))
+                .await
+                .map_err(|s| Error::from(s).context("diff of the container's changes"))?
+                .into_inner()
+                .diff
+                .ok_or_else(|| Error::system("containerd's differ returned no layer"))?;
+            let info = self
+                .content()
+                .info(InfoRequest {
+                    digest: desc.digest.clone(),
+                })
+                .await?
+                .into_inner()
+                .info
+                .ok_or_else(|| Error::system(format!("no content info for {}", desc.digest)))?;
+            let diff_id = info
+                .labels
+                .get("containerd.io/uncompressed")
+                .cloned()
+                .ok_or_else(|| {
+                    Error::system(format!("layer {} has no uncompressed digest", desc.digest))
+                })?;
+            Ok(SnapshotDiff {
+                layer: Descriptor {
+                    media_type: desc.media_type,
+                    digest: desc.digest,
+                    size: desc.size,
+                },
+                diff_id,
+            })
+        }
+        .await;
+        let rm = RemoveSnapshotRequest {
+            snapshotter: self.snapshotter.clone(),
+            key: view_key,
+        };
+        if let Err(s) = self.snapshots().remove(rm).await {
+            tracing::warn!(error = %s, "cannot remove the commit view of {key}");
+        }
+        result
     }
 
     async fn put_image(&self, rec: ImageRecord) -> Result<()> {

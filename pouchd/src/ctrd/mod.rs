@@ -154,6 +154,15 @@ pub struct Descriptor {
     pub size: i64,
 }
 
+/// A layer made from a snapshot's changes ([`ImageStore::diff_snapshot`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotDiff {
+    /// The layer blob (OCI gzip media type, as containerd's differ writes it).
+    pub layer: Descriptor,
+    /// `sha256:` of the uncompressed layer tar.
+    pub diff_id: String,
+}
+
 /// A stream of blob bytes (a registry download, a content store read).
 pub type BlobStream =
     std::pin::Pin<Box<dyn futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send>>;
@@ -213,6 +222,10 @@ pub trait ImageStore: Send + Sync + 'static {
         layers: &[Descriptor],
         diff_ids: &[String],
     ) -> Result<String>;
+    /// Writes the changes of the (active) snapshot `key` over its parent as
+    /// a gzip layer into the content store under `lease`; returns the layer
+    /// and its diff ID (sha256 of the uncompressed tar).
+    async fn diff_snapshot(&self, lease: &str, key: &str) -> Result<SnapshotDiff>;
     /// Creates or updates an image record.
     async fn put_image(&self, rec: ImageRecord) -> Result<()>;
     async fn list_images(&self) -> Result<Vec<ImageRecord>>;

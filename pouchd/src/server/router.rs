@@ -1,6 +1,8 @@
 //! Routes of the Docker Engine API v1.41 onto bridge handlers.
 
-use crate::bridge::{archive, container, events, exec, image, image_pull, stream, system};
+use crate::bridge::{
+    archive, container, events, exec, image, image_commit, image_import, image_pull, stream, system,
+};
 use crate::daemon::Daemon;
 use crate::error::Error;
 use axum::extract::Request;
@@ -93,6 +95,8 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/exec/{id}/resize", post(exec::resize))
         .route("/containers/{id}", delete(container::remove))
         .route("/images/load", post(image::load))
+        .route("/images/create", post(image_import::create))
+        .route("/commit", post(image_commit::commit))
         .route("/images/json", get(image::list))
         .route(
             "/images/{*rest}",

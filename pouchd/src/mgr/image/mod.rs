@@ -4,6 +4,10 @@
 //! Calls down into [`crate::ctrd::ImageStore`] only.
 
 pub mod archive;
+pub mod changes;
+mod commit;
+mod create;
+mod import;
 mod load;
 mod pull;
 mod push;
@@ -12,6 +16,8 @@ pub mod registry;
 mod remove;
 mod tag;
 
+pub use commit::CommitRequest;
+pub use import::{download, ImportOptions, ImportPlan};
 pub use pull::WantPlatform;
 
 pub use remove::ImageUse;
