@@ -603,3 +603,30 @@ fn pull_on_a_terminal_draws_one_live_line_per_layer() {
         String::from_utf8_lossy(&raw_out)
     );
 }
+
+#[test]
+fn save_refuses_to_write_a_tar_to_a_terminal() {
+    let Some(d) = TestDaemon::start() else { return };
+    let code = d.dir.join("save.code");
+    let q = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let script = format!(
+        "env POUCH_HOST={} {} save busybox; echo $? > {}; exec sleep 600",
+        q(&format!("unix://{}", d.sock.display())),
+        q(&pouch_tests::pouch_bin().to_string_lossy()),
+        q(&code.to_string_lossy()),
+    );
+    let Some(t) = Terminal::start(&d, &script) else {
+        return;
+    };
+    let rc = pouch_tests::wait_for("save to end", Duration::from_secs(30), || {
+        std::fs::read_to_string(&code)
+            .ok()
+            .filter(|s| s.ends_with('\n'))
+    });
+    let screen = t.screen();
+    assert_eq!(rc.trim(), "1", "{screen}");
+    assert!(
+        screen.contains("cowardly refusing to save to a terminal. Use the -o flag or redirect"),
+        "{screen}"
+    );
+}
