@@ -86,6 +86,7 @@ fn push_remove_pull_back_and_run() {
         .expect("digest in push output")
         .to_string();
     assert!(digest.starts_with("sha256:"), "{out}");
+    assert_eq!(p.ok(&["push", "-q", &name]), format!("{name}\n"));
     // Without a tag, `latest` is pushed, and docker says so first.
     p.ok(&["tag", "busybox", &repo]);
     let out = p.ok(&["image", "push", &repo]);

@@ -109,7 +109,7 @@ pub async fn push(ctx: &Ctx, args: PushArgs) -> CmdResult {
         .await?;
     if args.quiet {
         drain(messages).await?;
-        println!("{}", r.full_string());
+        println!("{}", r.normalized_string());
     } else {
         Display::new(term::stdout_is_tty()).run(messages).await?;
     }

@@ -104,19 +104,24 @@ impl Reference {
     /// The full name with `latest` when no tag or digest was given
     /// (`docker.io/library/busybox:latest`), as `docker pull` prints it.
     pub fn full_string(&self) -> String {
+        if self.is_name_only() {
+            format!("{}:latest", self.normalized_string())
+        } else {
+            self.normalized_string()
+        }
+    }
+
+    /// The full name as given (`docker.io/library/busybox`), as
+    /// `docker push -q` prints it.
+    pub fn normalized_string(&self) -> String {
         let mut s = format!("{}/{}", self.domain, self.path);
-        match (&self.tag, &self.digest) {
-            (None, None) => s.push_str(":latest"),
-            (tag, digest) => {
-                if let Some(t) = tag {
-                    s.push(':');
-                    s.push_str(t);
-                }
-                if let Some(d) = digest {
-                    s.push('@');
-                    s.push_str(d);
-                }
-            }
+        if let Some(t) = &self.tag {
+            s.push(':');
+            s.push_str(t);
+        }
+        if let Some(d) = &self.digest {
+            s.push('@');
+            s.push_str(d);
         }
         s
     }
@@ -163,6 +168,7 @@ mod tests {
         assert!(r.is_name_only());
         assert_eq!(r.familiar_name(), "busybox");
         assert_eq!(r.full_string(), "docker.io/library/busybox:latest");
+        assert_eq!(r.normalized_string(), "docker.io/library/busybox");
         assert_eq!(r.api_tag(), "latest");
         assert_eq!(r.auth_key(), INDEX_SERVER);
 
