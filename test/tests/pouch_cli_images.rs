@@ -631,3 +631,52 @@ fn save_refuses_to_write_a_tar_to_a_terminal() {
         "{screen}"
     );
 }
+
+#[test]
+fn login_on_a_terminal_prompts_without_echoing_the_password() {
+    let Some(reg) = Registry::start(true) else {
+        return;
+    };
+    let Some(d) = daemon(&reg) else { return };
+    let p = Pouch::new(&d);
+    let host = reg.host();
+    let code = d.dir.join("login.code");
+    let q = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let script = format!(
+        "env POUCH_HOST={} POUCH_CONFIG={} {} login {}; echo $? > {}; exec sleep 600",
+        q(&format!("unix://{}", d.sock.display())),
+        q(&p.config_dir.to_string_lossy()),
+        q(&pouch_tests::pouch_bin().to_string_lossy()),
+        q(&host),
+        q(&code.to_string_lossy()),
+    );
+    let Some(t) = Terminal::start(&d, &script) else {
+        return;
+    };
+    let wait_screen = |want: &str| {
+        pouch_tests::wait_for(want, Duration::from_secs(20), || {
+            let s = t.screen();
+            s.contains(want).then_some(s)
+        })
+    };
+    wait_screen("Username:");
+    let o = t.tmux(&["send-keys", "-t", "t", "-l", USER]);
+    assert!(o.status.success(), "{o:?}");
+    t.tmux(&["send-keys", "-t", "t", "Enter"]);
+    wait_screen("Password:");
+    let o = t.tmux(&["send-keys", "-t", "t", "-l", PASSWORD]);
+    assert!(o.status.success(), "{o:?}");
+    t.tmux(&["send-keys", "-t", "t", "Enter"]);
+    let screen = wait_screen("Login Succeeded");
+    assert!(screen.contains(&format!("Username: {USER}")), "{screen}");
+    assert!(!screen.contains(PASSWORD), "password echoed: {screen}");
+    let rc = pouch_tests::wait_for("login to end", Duration::from_secs(20), || {
+        std::fs::read_to_string(&code)
+            .ok()
+            .filter(|s| s.ends_with('\n'))
+    });
+    assert_eq!(rc.trim(), "0", "{screen}");
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.config_file()).unwrap()).unwrap();
+    assert_eq!(cfg["auths"][&host]["auth"], STORED_AUTH);
+}
