@@ -79,9 +79,5 @@ pub async fn commit(state: State, RawQuery(q): RawQuery, body: Bytes) -> Result<
         Ok(id)
     })
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({ "Id": id })),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "Id": id }))).into_response())
 }

@@ -3,9 +3,7 @@
 //! no Transfer service, so this is the client's job).
 
 use super::client::{leased, timestamp_to_utc, Ctrd};
-use super::{
-    chain_ids, BlobSource, BlobStream, Descriptor, ImageRecord, ImageStore, SnapshotDiff,
-};
+use super::{chain_ids, BlobSource, BlobStream, Descriptor, ImageRecord, ImageStore, SnapshotDiff};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
 use containerd_client::services::v1::snapshots::{
@@ -16,8 +14,8 @@ use containerd_client::services::v1::{
     AbortRequest, AddResourceRequest, Resource as LeaseResource,
 };
 use containerd_client::services::v1::{
-    ApplyRequest, CreateImageRequest, DiffRequest, DeleteImageRequest, Image, InfoRequest, ListImagesRequest,
-    ReadContentRequest, UpdateImageRequest, WriteAction, WriteContentRequest,
+    ApplyRequest, CreateImageRequest, DeleteImageRequest, DiffRequest, Image, InfoRequest,
+    ListImagesRequest, ReadContentRequest, UpdateImageRequest, WriteAction, WriteContentRequest,
 };
 use containerd_client::services::v1::{CreateRequest as LeaseCreate, DeleteRequest as LeaseDelete};
 use futures::StreamExt;

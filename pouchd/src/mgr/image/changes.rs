@@ -22,15 +22,7 @@ const ALLOWED: &[&str] = &[
 
 /// Every Dockerfile instruction, to tell an unknown word from a known one
 /// that commit does not allow (Docker words the two errors differently).
-const KNOWN: &[&str] = &[
-    "ADD",
-    "ARG",
-    "COPY",
-    "FROM",
-    "MAINTAINER",
-    "RUN",
-    "SHELL",
-];
+const KNOWN: &[&str] = &["ADD", "ARG", "COPY", "FROM", "MAINTAINER", "RUN", "SHELL"];
 
 /// Applies `changes` (one instruction each) on top of `cfg`.
 pub fn apply(mut cfg: Config, changes: &[String]) -> Result<Config> {
@@ -238,9 +230,11 @@ fn name_values(rest: &str, instr: &str) -> std::result::Result<Vec<(String, Stri
     }
     ws.into_iter()
         .map(|w| match w.split_once('=') {
-            Some((k, _)) if k.is_empty() => Err(format!("{instr} names cannot be empty")),
+            Some(("", _)) => Err(format!("{instr} names cannot be empty")),
             Some((k, v)) => Ok((k.to_string(), v.to_string())),
-            None => Err(format!("syntax error - can't find = in {w:?}: must be of the form name=value")),
+            None => Err(format!(
+                "syntax error - can't find = in {w:?}: must be of the form name=value"
+            )),
         })
         .collect()
 }
@@ -263,7 +257,9 @@ fn expose(spec: &str) -> std::result::Result<Vec<String>, String> {
         None => (port(ports)?, port(ports)?),
     };
     if hi < lo {
-        return Err(format!("invalid range specified for container port: {ports}"));
+        return Err(format!(
+            "invalid range specified for container port: {ports}"
+        ));
     }
     Ok((lo..=hi).map(|p| format!("{p}/{proto}")).collect())
 }
@@ -391,7 +387,11 @@ mod tests {
         };
         let c = apply(base.clone(), &["ENTRYPOINT top".into()]).unwrap();
         assert_eq!(c.cmd, None);
-        let c = apply(base, &["CMD [\"-b\"]".into(), "ENTRYPOINT [\"top\"]".into()]).unwrap();
+        let c = apply(
+            base,
+            &["CMD [\"-b\"]".into(), "ENTRYPOINT [\"top\"]".into()],
+        )
+        .unwrap();
         assert_eq!(c.cmd, Some(vec!["-b".to_string()]));
     }
 

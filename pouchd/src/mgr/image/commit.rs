@@ -138,7 +138,7 @@ pub fn merge(mut user: Config, base: &Config) -> Config {
         user.user = base.user.clone();
     }
     for (k, v) in &base.exposed_ports {
-        user.exposed_ports.entry(k.clone()).or_insert_with(|| v.clone());
+        user.exposed_ports.entry(k.clone()).or_insert(*v);
     }
     if user.env.is_empty() {
         user.env = base.env.clone();
@@ -188,7 +188,7 @@ pub fn merge(mut user: Config, base: &Config) -> Config {
         user.working_dir = base.working_dir.clone();
     }
     for (k, v) in &base.volumes {
-        user.volumes.entry(k.clone()).or_insert_with(|| v.clone());
+        user.volumes.entry(k.clone()).or_insert(*v);
     }
     if user.stop_signal.is_empty() {
         user.stop_signal = base.stop_signal.clone();

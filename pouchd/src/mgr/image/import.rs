@@ -84,7 +84,12 @@ impl ImageMgr {
         result
     }
 
-    async fn import_staged(&self, plan: ImportPlan, input: BlobStream, path: &Path) -> Result<String> {
+    async fn import_staged(
+        &self,
+        plan: ImportPlan,
+        input: BlobStream,
+        path: &Path,
+    ) -> Result<String> {
         let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(16);
         let feeder = tokio::spawn(async move {
             let mut input = input;
@@ -170,7 +175,13 @@ pub async fn download(src: &str) -> Result<BlobStream> {
             "invalid fromSrc URL {src:?}: only http and https are supported"
         )));
     }
-    let resp = reqwest::Client::new()
+    super::registry::install_crypto_provider();
+    let client = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(30))
+        .user_agent(concat!("pouchd/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::system(format!("http client: {e}")))?;
+    let resp = client
         .get(parsed)
         .send()
         .await
@@ -230,7 +241,13 @@ impl TarHasher {
             let sum: u32 = header
                 .iter()
                 .enumerate()
-                .map(|(i, b)| if (148..156).contains(&i) { 32 } else { *b as u32 })
+                .map(|(i, b)| {
+                    if (148..156).contains(&i) {
+                        32
+                    } else {
+                        *b as u32
+                    }
+                })
                 .sum();
             if sum != stored {
                 return Err(not_tar());
@@ -282,9 +299,9 @@ fn stage(mut rx: mpsc::Receiver<io::Result<Bytes>>, path: &PathBuf) -> Result<St
                     continue;
                 }
                 sink = Some(match head.as_slice() {
-                    [0x1f, 0x8b, ..] => Sink::Gzip(Box::new(
-                        flate2::write::MultiGzDecoder::new(hasher()),
-                    )),
+                    [0x1f, 0x8b, ..] => {
+                        Sink::Gzip(Box::new(flate2::write::MultiGzDecoder::new(hasher())))
+                    }
                     [b'B', b'Z', b'h', ..] => return Err(unsupported("bzip2")),
                     [0xfd, b'7', b'z', b'X', b'Z', 0x00] => return Err(unsupported("xz")),
                     [0x28, 0xb5, 0x2f, 0xfd, ..] => return Err(unsupported("zstd")),
@@ -342,7 +359,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (tx, rx) = mpsc::channel(4);
         // Small chunks: the compression sniffing must cope with them.
-        let chunks: Vec<_> = input.chunks(3).map(|c| Bytes::copy_from_slice(c)).collect();
+        let chunks: Vec<_> = input.chunks(3).map(Bytes::copy_from_slice).collect();
         std::thread::spawn(move || {
             for c in chunks {
                 let _ = tx.blocking_send(Ok(c));
