@@ -251,11 +251,12 @@ pub struct HistoryResponseItem {
 /// Response of `POST /images/prune`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "PascalCase")]
-pub struct ImagePruneResponse {
+pub struct ImagesPruneResponse {
     #[serde(deserialize_with = "null_default")]
     pub images_deleted: Vec<ImageDeleteResponseItem>,
+    /// Bytes of content no remaining image uses.
     #[serde(deserialize_with = "null_default")]
-    pub space_reclaimed: i64,
+    pub space_reclaimed: u64,
 }
 
 /// Registry credentials (Docker's `types.AuthConfig`): the body of
@@ -392,13 +393,13 @@ mod tests {
         assert_eq!(h[0].tags, ["busybox:latest"]);
         assert_eq!(h[1].id, "<missing>");
         assert!(h[1].tags.is_empty());
-        let p: ImagePruneResponse = serde_json::from_str(
+        let p: ImagesPruneResponse = serde_json::from_str(
             r#"{"ImagesDeleted":[{"Untagged":"a:b"},{"Deleted":"sha256:1"}],"SpaceReclaimed":42}"#,
         )
         .unwrap();
         assert_eq!(p.images_deleted.len(), 2);
         assert_eq!(p.space_reclaimed, 42);
-        let p: ImagePruneResponse =
+        let p: ImagesPruneResponse =
             serde_json::from_str(r#"{"ImagesDeleted":null,"SpaceReclaimed":0}"#).unwrap();
         assert!(p.images_deleted.is_empty());
         let a = AuthConfig {

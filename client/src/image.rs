@@ -8,7 +8,7 @@ use hyper::body::Frame;
 use pouch_api::container::Config;
 use pouch_api::exec::IdResponse;
 use pouch_api::image::{
-    HistoryResponseItem, ImageDeleteResponseItem, ImageInspect, ImagePruneResponse, ImageSummary,
+    HistoryResponseItem, ImageDeleteResponseItem, ImageInspect, ImagesPruneResponse, ImageSummary,
 };
 use pouch_api::Filters;
 use tokio::io::AsyncRead;
@@ -119,7 +119,7 @@ impl<'a> Images<'a> {
 
     /// `POST /images/prune[?filters=]`: remove dangling images (all unused
     /// ones with the filter `dangling=false`).
-    pub async fn prune(&self, filters: &Filters) -> Result<ImagePruneResponse> {
+    pub async fn prune(&self, filters: &Filters) -> Result<ImagesPruneResponse> {
         let query = Query::new().opt("filters", (!filters.is_empty()).then(|| filters.to_json()));
         self.client
             .call_json(Method::POST, "/images/prune", &query)

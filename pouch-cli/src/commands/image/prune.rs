@@ -3,7 +3,7 @@
 use std::io::Write as _;
 
 use clap::Args;
-use pouch_api::image::ImagePruneResponse;
+use pouch_api::image::ImagesPruneResponse;
 use pouch_api::Filters;
 
 use crate::commands::Ctx;
@@ -33,7 +33,7 @@ pub fn confirmed(answer: &str) -> bool {
 }
 
 /// The report printed after a prune.
-pub fn report(resp: &ImagePruneResponse) -> String {
+pub fn report(resp: &ImagesPruneResponse) -> String {
     let mut out = String::new();
     if !resp.images_deleted.is_empty() {
         out.push_str("Deleted Images:\n");
@@ -72,7 +72,7 @@ pub async fn run(ctx: &Ctx, args: PruneArgs) -> CmdResult {
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer)?;
         if !confirmed(&answer) {
-            print!("{}", report(&ImagePruneResponse::default()));
+            print!("{}", report(&ImagesPruneResponse::default()));
             return Ok(());
         }
     }
@@ -90,10 +90,10 @@ mod tests {
     #[test]
     fn reports_like_docker() {
         assert_eq!(
-            report(&ImagePruneResponse::default()),
+            report(&ImagesPruneResponse::default()),
             "Total reclaimed space: 0B\n"
         );
-        let resp = ImagePruneResponse {
+        let resp = ImagesPruneResponse {
             images_deleted: vec![
                 ImageDeleteResponseItem {
                     untagged: Some("box:v1".into()),
