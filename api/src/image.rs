@@ -127,6 +127,39 @@ pub struct ImageDeleteResponseItem {
     pub deleted: Option<String>,
 }
 
+/// One entry of `GET /images/{name}/history`, newest first.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct HistoryResponseItem {
+    /// The image ID for the top entry, `<missing>` for the steps below it.
+    #[serde(rename = "Id", deserialize_with = "null_default")]
+    pub id: String,
+    /// Unix timestamp (seconds); 0 when the step has no time.
+    #[serde(deserialize_with = "null_default")]
+    pub created: i64,
+    #[serde(deserialize_with = "null_default")]
+    pub created_by: String,
+    /// Tags of the image, on the top entry only.
+    #[serde(deserialize_with = "null_default")]
+    pub tags: Vec<String>,
+    /// Bytes of the layer this step created (0 for an empty layer).
+    #[serde(deserialize_with = "null_default")]
+    pub size: i64,
+    #[serde(deserialize_with = "null_default")]
+    pub comment: String,
+}
+
+/// Response of `POST /images/prune`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct ImagesPruneResponse {
+    #[serde(deserialize_with = "null_default")]
+    pub images_deleted: Vec<ImageDeleteResponseItem>,
+    /// Bytes of content no remaining image uses.
+    #[serde(deserialize_with = "null_default")]
+    pub space_reclaimed: u64,
+}
+
 /// `rootfs` of an image config blob.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
@@ -225,38 +258,6 @@ pub struct ImageConfigFile {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub history: Vec<ImageHistoryEntry>,
-}
-
-/// One entry of `GET /images/{name}/history`, newest first.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(default, rename_all = "PascalCase")]
-pub struct HistoryResponseItem {
-    /// The image ID of this step, or `<missing>` for steps of a pulled
-    /// image that have no local image.
-    #[serde(rename = "Id", deserialize_with = "null_default")]
-    pub id: String,
-    /// Unix timestamp (seconds).
-    #[serde(deserialize_with = "null_default")]
-    pub created: i64,
-    #[serde(deserialize_with = "null_default")]
-    pub created_by: String,
-    #[serde(deserialize_with = "null_default")]
-    pub tags: Vec<String>,
-    #[serde(deserialize_with = "null_default")]
-    pub size: i64,
-    #[serde(deserialize_with = "null_default")]
-    pub comment: String,
-}
-
-/// Response of `POST /images/prune`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(default, rename_all = "PascalCase")]
-pub struct ImagesPruneResponse {
-    #[serde(deserialize_with = "null_default")]
-    pub images_deleted: Vec<ImageDeleteResponseItem>,
-    /// Bytes of content no remaining image uses.
-    #[serde(deserialize_with = "null_default")]
-    pub space_reclaimed: u64,
 }
 
 /// Registry credentials (Docker's `types.AuthConfig`): the body of
