@@ -8,7 +8,7 @@ use hyper::body::Frame;
 use pouch_api::container::Config;
 use pouch_api::exec::IdResponse;
 use pouch_api::image::{
-    HistoryResponseItem, ImageDeleteResponseItem, ImageInspect, ImagesPruneResponse, ImageSummary,
+    HistoryResponseItem, ImageDeleteResponseItem, ImageInspect, ImageSummary, ImagesPruneResponse,
 };
 use pouch_api::Filters;
 use tokio::io::AsyncRead;
