@@ -12,6 +12,7 @@ use pouch_api::JsonMessage;
 use pouch_client::JsonMessageStream;
 
 use crate::error::{describe, StatusError};
+use crate::format::human::human_size;
 
 /// The line docker prints for `msg` without a terminal, or `None` when it
 /// prints nothing (byte-count updates, aux messages).
@@ -43,6 +44,15 @@ pub fn plain_line(msg: &JsonMessage) -> Option<String> {
         line.push('\n');
     }
     Some(line)
+}
+
+/// `current/total` as docker's progress bar shows them.
+fn counts(current: u64, total: u64) -> String {
+    format!(
+        "{}/{}",
+        human_size(current as f64),
+        human_size(total as f64)
+    )
 }
 
 /// Where messages go: plain lines, or live bars on a terminal.
@@ -81,11 +91,16 @@ impl Display {
         let tty = tty.then(|| {
             let text = ProgressStyle::with_template("{prefix}: {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner());
-            let bar = ProgressStyle::with_template(
-                "{prefix}: {msg} [{bar:50}] {decimal_bytes}/{decimal_total_bytes}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+            // Docker's counts: `1.81MB/2.14MB` (go-units, no space).
+            let bar = ProgressStyle::with_template("{prefix}: {msg} [{bar:50}] {counts}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .with_key(
+                    "counts",
+                    |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{}", counts(s.pos(), s.len().unwrap_or(0)));
+                    },
+                )
+                .progress_chars("=> ");
             Bars {
                 multi: Bars::new_multi(),
                 bars: HashMap::new(),
@@ -138,6 +153,7 @@ impl Display {
                 .with_message(msg.status.clone());
             t.multi.add(b)
         });
+        bar.set_message(msg.status.clone());
         match msg.progress_detail.as_ref().filter(|p| p.total > 0) {
             Some(p) => {
                 bar.set_style(t.bar.clone());
@@ -146,7 +162,6 @@ impl Display {
             }
             None => bar.set_style(t.text.clone()),
         }
-        bar.set_message(msg.status.clone());
         Ok(())
     }
 
@@ -225,6 +240,12 @@ mod tests {
                 Some("ab: Preparing waiting\n".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn counts_like_docker() {
+        assert_eq!(counts(1_810_000, 2_140_000), "1.81MB/2.14MB");
+        assert_eq!(counts(0, 512), "0B/512B");
     }
 
     #[tokio::test]
