@@ -53,14 +53,19 @@ pub fn report(resp: &ImagesPruneResponse) -> String {
     out
 }
 
-pub async fn run(ctx: &Ctx, args: PruneArgs) -> CmdResult {
+/// The filters sent: the user's plus, as the docker CLI does, always
+/// `dangling` (false with `-a`).
+pub fn prune_filters(args: &PruneArgs) -> Result<Filters, String> {
     let mut filters = Filters::new();
     for f in &args.filter {
-        filters.add_arg(f).map_err(StatusError::msg)?;
+        filters.add_arg(f)?;
     }
-    if args.all {
-        filters.add("dangling", "false".to_string());
-    }
+    filters.add("dangling", (!args.all).to_string());
+    Ok(filters)
+}
+
+pub async fn run(ctx: &Ctx, args: PruneArgs) -> CmdResult {
+    let filters = prune_filters(&args).map_err(StatusError::msg)?;
     if !args.force {
         let warning = if args.all {
             ALL_WARNING
@@ -112,6 +117,18 @@ mod tests {
              Total reclaimed space: 4.261MB\n"
         );
         assert!(confirmed("y\n") && confirmed("Y"));
+        let args = |all: bool, filter: &[&str]| PruneArgs {
+            all,
+            force: true,
+            filter: filter.iter().map(|s| s.to_string()).collect(),
+        };
+        let f = prune_filters(&args(false, &["until=1h", "label=a=b"])).unwrap();
+        assert_eq!(f.get("dangling"), ["true"]);
+        assert_eq!(f.get("until"), ["1h"]);
+        assert_eq!(f.get("label"), ["a=b"]);
+        let f = prune_filters(&args(true, &[])).unwrap();
+        assert_eq!(f.get("dangling"), ["false"]);
+        assert!(prune_filters(&args(false, &["bogus"])).is_err());
         assert!(!confirmed("yes") && !confirmed("") && !confirmed("n"));
     }
 }
