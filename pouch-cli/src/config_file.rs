@@ -11,6 +11,8 @@ use base64::Engine;
 use pouch_api::image::AuthConfig;
 use serde_json::{Map, Value};
 
+use crate::commands::image::reference::auth_key;
+
 /// The config file's path from the environment.
 pub fn default_path() -> PathBuf {
     if let Some(dir) = std::env::var_os("POUCH_CONFIG").filter(|d| !d.is_empty()) {
@@ -60,9 +62,19 @@ impl ConfigFile {
         self.doc.get("auths").and_then(Value::as_object)
     }
 
-    /// The stored credentials of `server` (a config.json key).
+    /// The stored credentials of `server` (a config.json key). Keys that
+    /// docker wrote as URLs (`https://host:5000/v2/`) match their host.
     pub fn get_auth(&self, server: &str) -> Option<AuthConfig> {
-        let entry = self.auths()?.get(server)?.as_object()?;
+        let auths = self.auths()?;
+        let entry = auths
+            .get(server)
+            .or_else(|| {
+                auths
+                    .iter()
+                    .find(|(k, _)| auth_key(k) == auth_key(server))
+                    .map(|(_, v)| v)
+            })?
+            .as_object()?;
         let field = |k: &str| {
             entry
                 .get(k)
@@ -114,12 +126,16 @@ impl ConfigFile {
         }
     }
 
-    /// Forget `server`'s credentials; false when there were none.
+    /// Forget `server`'s credentials, under its host or URL forms as
+    /// docker logout does; false when there were none.
     pub fn remove_auth(&mut self, server: &str) -> bool {
-        match self.doc.get_mut("auths").and_then(Value::as_object_mut) {
-            Some(m) => m.remove(server).is_some(),
-            None => false,
-        }
+        let Some(m) = self.doc.get_mut("auths").and_then(Value::as_object_mut) else {
+            return false;
+        };
+        let key = auth_key(server);
+        let before = m.len();
+        m.retain(|k, _| k != server && auth_key(k) != key);
+        m.len() != before
     }
 
     /// Write the file atomically (temporary file, fsync, rename) with mode
@@ -211,7 +227,7 @@ mod tests {
         let path = dir.path().join("config.json");
         std::fs::write(
             &path,
-            r#"{"psFormat":"{{.ID}}","auths":{"x":{"auth":"YTpi"}}}"#,
+            r#"{"psFormat":"{{.ID}}","auths":{"x":{"auth":"YTpi"},"https://h:5000/v2/":{"auth":"YTpi"}}}"#,
         )
         .unwrap();
         let mut c = ConfigFile::load(&path).unwrap();
@@ -220,6 +236,10 @@ mod tests {
         let c = ConfigFile::load(&path).unwrap();
         assert_eq!(c.doc["psFormat"], "{{.ID}}");
         assert_eq!(c.get_auth("x").unwrap().password, "b");
+        assert_eq!(c.get_auth("h:5000").unwrap().username, "a");
+        let mut c2 = c.clone();
+        assert!(c2.remove_auth("h:5000"));
+        assert!(c2.get_auth("h:5000").is_none() && c2.get_auth("x").is_some());
         let y = c.get_auth("y").unwrap();
         assert_eq!((y.username.as_str(), y.password.as_str()), ("u", ""));
         assert_eq!(y.identitytoken, "tok");
