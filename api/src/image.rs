@@ -260,6 +260,52 @@ pub struct ImageConfigFile {
     pub history: Vec<ImageHistoryEntry>,
 }
 
+/// Registry credentials (Docker's `types.AuthConfig`): the body of
+/// `POST /auth` and, base64url-encoded, the `X-Registry-Auth` header.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct AuthConfig {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub username: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub password: String,
+    /// base64 of `user:password`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub auth: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub email: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub serveraddress: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub identitytoken: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub registrytoken: String,
+}
+
+// Never print a password in a debug log.
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("username", &self.username)
+            .field("serveraddress", &self.serveraddress)
+            .field("has_password", &!self.password.is_empty())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Response of `POST /auth`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct AuthResponse {
+    #[serde(deserialize_with = "null_default")]
+    pub status: String,
+    #[serde(
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub identity_token: String,
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::Value;
@@ -366,5 +412,39 @@ mod tests {
         assert!(cfg.exposed_ports.contains_key("8080/tcp"));
         assert_eq!(c.created, None);
         assert!(c.history.is_empty());
+    }
+
+    #[test]
+    fn history_prune_and_auth() {
+        let h: Vec<HistoryResponseItem> = serde_json::from_str(
+            r#"[{"Comment":"","Created":1673998522,"CreatedBy":"/bin/sh -c #(nop)  CMD [\"sh\"]","Id":"sha256:7cfb","Size":0,"Tags":["busybox:latest"]},{"Comment":"","Created":1673998522,"CreatedBy":"ADD file","Id":"<missing>","Size":4864553,"Tags":null}]"#,
+        )
+        .unwrap();
+        assert_eq!(h[0].tags, ["busybox:latest"]);
+        assert_eq!(h[1].id, "<missing>");
+        assert!(h[1].tags.is_empty());
+        let p: ImagesPruneResponse = serde_json::from_str(
+            r#"{"ImagesDeleted":[{"Untagged":"a:b"},{"Deleted":"sha256:1"}],"SpaceReclaimed":42}"#,
+        )
+        .unwrap();
+        assert_eq!(p.images_deleted.len(), 2);
+        assert_eq!(p.space_reclaimed, 42);
+        let p: ImagesPruneResponse =
+            serde_json::from_str(r#"{"ImagesDeleted":null,"SpaceReclaimed":0}"#).unwrap();
+        assert!(p.images_deleted.is_empty());
+        let a = AuthConfig {
+            username: "u".into(),
+            password: "secret".into(),
+            serveraddress: "h:5000".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&a).unwrap(),
+            r#"{"username":"u","password":"secret","serveraddress":"h:5000"}"#
+        );
+        assert!(!format!("{a:?}").contains("secret"));
+        let r: AuthResponse =
+            serde_json::from_str(r#"{"Status":"Login Succeeded","IdentityToken":""}"#).unwrap();
+        assert_eq!(r.status, "Login Succeeded");
     }
 }

@@ -22,6 +22,7 @@ pub mod error;
 pub mod exec;
 pub mod image;
 mod query;
+pub mod registry;
 pub mod stream;
 mod system;
 
@@ -45,8 +46,9 @@ pub use container::{
 };
 pub use error::{BoxError, Error, Result};
 pub use exec::Exec;
-pub use image::Images;
+pub use image::{CommitOptions, Images, ImportOptions};
 pub use pouch_api as api;
+pub use registry::{encode_auth, PullOptions};
 pub use stream::{
     ByteStream, FrameDemuxer, JsonMessageStream, JsonStream, JsonStreamDecoder, LogChunk,
     LogStream, StreamKind,
@@ -125,7 +127,7 @@ impl Client {
         path: &str,
         query: &Query,
         body: Body,
-        headers: &[(&'static str, &'static str)],
+        headers: &[(&'static str, &str)],
     ) -> Result<Response<Incoming>> {
         let mut builder = Request::builder()
             .method(method)
@@ -150,7 +152,7 @@ impl Client {
         path: &str,
         query: &Query,
         body: Body,
-        headers: &[(&'static str, &'static str)],
+        headers: &[(&'static str, &str)],
     ) -> Result<Response<Incoming>> {
         let resp = self.send(method, path, query, body, headers).await?;
         check_status(resp).await
@@ -267,6 +269,17 @@ mod tests {
         is_send(c.containers().attach("x", &AttachOptions::default()));
         is_send(c.images().remove("x", false, false));
         is_send(c.images().load_reader(&b""[..], false));
+        is_send(c.images().pull("x", None, &PullOptions::default()));
+        is_send(c.images().push("x", None, None));
+        is_send(c.images().save(&["x"]));
+        is_send(
+            c.images()
+                .import_reader(&b""[..], &ImportOptions::default()),
+        );
+        is_send(c.images().commit("x", &CommitOptions::default()));
+        is_send(c.images().history("x"));
+        is_send(c.images().prune(&filters));
+        is_send(c.login(&Default::default()));
         is_send(c.containers().exec_create("x", &Default::default()));
         is_send(c.exec().exec_start("x", &Default::default(), false));
         is_send(c.exec().exec_inspect("x"));

@@ -8,7 +8,11 @@ use crate::commands::container::{
     lifecycle::StopArgs, logs::LogsArgs, port::PortArgs, ps::PsArgs, rename::RenameArgs,
     rm::RmArgs, run::RunArgs, start::StartArgs, stats::StatsArgs, top::TopArgs,
 };
-use crate::commands::image::{images::ImagesArgs, load::LoadArgs, rmi::RmiArgs, tag::TagArgs};
+use crate::commands::image::{
+    commit::CommitArgs, history::HistoryArgs, images::ImagesArgs, import::ImportArgs,
+    load::LoadArgs, login::LoginArgs, login::LogoutArgs, pull::PullArgs, pull::PushArgs,
+    rmi::RmiArgs, save::SaveArgs, tag::TagArgs, ImageCommand,
+};
 use crate::commands::system::{events::EventsArgs, info::InfoArgs, version::VersionArgs};
 
 /// A CLI for pouchd, the pouch container engine (Docker Engine API v1.41).
@@ -95,6 +99,25 @@ pub enum Command {
     Rmi(RmiArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     Tag(TagArgs),
+    /// Pull an image or a repository from a registry
+    Pull(PullArgs),
+    /// Push an image or a repository to a registry
+    Push(PushArgs),
+    /// Log in to a registry
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout(LogoutArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
     /// Show the pouch version information
     Version(VersionArgs),
     /// Display system-wide information
@@ -178,5 +201,63 @@ mod tests {
         assert_eq!(c.opts.cpus, Some(1_500_000_000));
         assert!(Cli::try_parse_from(["pouch", "run", "-m", "1x", "busybox"]).is_err());
         assert!(Cli::try_parse_from(["pouch", "run", "--restart", "bogus", "busybox"]).is_err());
+    }
+
+    #[test]
+    fn image_commands_and_aliases() {
+        let cli = parse(&["pull", "-q", "--platform", "linux/amd64", "busybox"]);
+        let Command::Pull(p) = cli.command else {
+            panic!("not pull")
+        };
+        assert!(p.quiet);
+        assert_eq!(p.platform.as_deref(), Some("linux/amd64"));
+        assert_eq!(p.name, "busybox");
+        for (args, want) in [
+            (&["image", "ls", "-q"][..], "ls"),
+            (&["image", "list", "-a"][..], "ls"),
+            (&["image", "rm", "x"][..], "rm"),
+            (&["image", "remove", "x"][..], "rm"),
+            (&["image", "rmi", "x"][..], "rm"),
+            (&["image", "pull", "x"][..], "pull"),
+            (&["image", "push", "x"][..], "push"),
+            (&["image", "save", "-o", "f", "x"][..], "save"),
+            (&["image", "load", "-i", "f", "-q"][..], "load"),
+            (&["image", "import", "-", "x"][..], "import"),
+            (&["image", "history", "--no-trunc", "x"][..], "history"),
+            (&["image", "tag", "x", "y"][..], "tag"),
+            (&["image", "inspect", "-f", "{{.Id}}", "x"][..], "inspect"),
+            (
+                &["image", "prune", "-a", "-f", "--filter", "until=1h"][..],
+                "prune",
+            ),
+        ] {
+            let Command::Image(sub) = parse(args).command else {
+                panic!("{args:?}: not image")
+            };
+            let got = format!("{sub:?}");
+            assert!(got.to_lowercase().starts_with(want), "{args:?}: {got}");
+        }
+        let Command::Login(l) = parse(&["login", "-u", "me", "--password-stdin", "h:5000"]).command
+        else {
+            panic!("not login")
+        };
+        assert_eq!(l.username.as_deref(), Some("me"));
+        assert!(l.password_stdin);
+        assert_eq!(l.server.as_deref(), Some("h:5000"));
+        assert!(
+            Cli::try_parse_from(["pouch", "login", "-p", "x", "--password-stdin"]).is_err(),
+            "-p and --password-stdin conflict"
+        );
+        let Command::Images(i) = parse(&["images", "-f", "dangling=true", "--digests"]).command
+        else {
+            panic!("not images")
+        };
+        assert_eq!(i.filter, ["dangling=true"]);
+        assert!(i.digests);
+        assert!(Cli::try_parse_from(["pouch", "save"]).is_err());
+        let Command::History(h) = parse(&["history", "--human=false", "-q", "x"]).command else {
+            panic!("not history")
+        };
+        assert!(!h.human && h.quiet);
     }
 }

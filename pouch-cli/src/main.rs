@@ -3,6 +3,7 @@
 mod archive;
 mod cli;
 mod commands;
+mod config_file;
 mod error;
 mod format;
 mod opts;

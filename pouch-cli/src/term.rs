@@ -71,3 +71,35 @@ pub fn size() -> Option<(u16, u16)> {
     }
     None
 }
+
+/// Turns off echo on stdin (password prompts); restores the previous mode
+/// when dropped.
+pub struct NoEcho {
+    saved: Option<Termios>,
+}
+
+impl NoEcho {
+    /// Echo off when stdin is a terminal (a no-op guard otherwise).
+    pub fn enable() -> Self {
+        let stdin = std::io::stdin();
+        let Ok(saved) = tcgetattr(stdin.as_fd()) else {
+            return Self { saved: None };
+        };
+        let mut quiet = saved.clone();
+        quiet
+            .local_flags
+            .remove(nix::sys::termios::LocalFlags::ECHO);
+        if tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &quiet).is_err() {
+            return Self { saved: None };
+        }
+        Self { saved: Some(saved) }
+    }
+}
+
+impl Drop for NoEcho {
+    fn drop(&mut self) {
+        if let Some(saved) = self.saved.take() {
+            let _ = tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, &saved);
+        }
+    }
+}

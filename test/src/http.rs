@@ -282,7 +282,8 @@ fn invalid(msg: impl Into<String>) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, msg.into())
 }
 
-fn parse(raw: &[u8]) -> std::io::Result<Response> {
+/// Parses a complete raw HTTP/1.1 response (chunked or not).
+pub fn parse(raw: &[u8]) -> std::io::Result<Response> {
     let end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

@@ -21,7 +21,7 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         attach, cp, create, diff, exec, export, inspect, lifecycle, logs, port, ps, rename, rm,
         run, start, stats, top, wait,
     };
-    use image::{images, load, rmi, tag};
+    use image::{commit, history, images, import, load, login, pull, rmi, save, tag};
     use system::{events, info, version};
     match command {
         Command::Run(a) => run::run(ctx, a).await,
@@ -50,6 +50,15 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Load(a) => load::run(ctx, a).await,
         Command::Rmi(a) => rmi::run(ctx, a).await,
         Command::Tag(a) => tag::run(ctx, a).await,
+        Command::Pull(a) => pull::pull(ctx, a).await,
+        Command::Push(a) => pull::push(ctx, a).await,
+        Command::Login(a) => login::login(ctx, a).await,
+        Command::Logout(a) => login::logout(ctx, a).await,
+        Command::Save(a) => save::run(ctx, a).await,
+        Command::Import(a) => import::run(ctx, a).await,
+        Command::Commit(a) => commit::run(ctx, a).await,
+        Command::History(a) => history::run(ctx, a).await,
+        Command::Image(c) => image::dispatch(ctx, c).await,
         Command::Version(a) => version::run(ctx, a).await,
         Command::Info(a) => info::run(ctx, a).await,
         Command::Events(a) => events::run(ctx, a).await,

@@ -22,6 +22,12 @@ pub fn human_size(size: f64) -> String {
     format!("{}{unit}", format_g(v, 3))
 }
 
+/// `units.HumanSize`: SI units, 4 significant digits (`1.234MB`).
+pub fn human_size4(size: f64) -> String {
+    let (v, unit) = scale(size, 1000.0, &DECIMAL_UNITS);
+    format!("{}{unit}", format_g(v, 4))
+}
+
 /// `units.BytesSize`: binary units, 4 significant digits (`7.638GiB`).
 pub fn bytes_size(size: f64) -> String {
     let (v, unit) = scale(size, 1024.0, &BINARY_UNITS);

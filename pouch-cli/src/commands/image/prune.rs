@@ -1,0 +1,134 @@
+//! `pouch image prune`: remove unused images.
+
+use std::io::Write as _;
+
+use clap::Args;
+use pouch_api::image::ImagesPruneResponse;
+use pouch_api::Filters;
+
+use crate::commands::Ctx;
+use crate::error::{CmdResult, StatusError};
+use crate::format::human::human_size4;
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove all unused images, not just dangling ones
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Provide filter values (e.g. 'until=<timestamp>')
+    #[arg(long = "filter", value_name = "FILTER")]
+    pub filter: Vec<String>,
+}
+
+const DANGLING_WARNING: &str = "WARNING! This will remove all dangling images.";
+const ALL_WARNING: &str =
+    "WARNING! This will remove all images without at least one container associated to them.";
+
+/// Docker's `PromptForConfirmation`: only `y`/`Y` is a yes.
+pub fn confirmed(answer: &str) -> bool {
+    matches!(answer.trim(), "y" | "Y")
+}
+
+/// The report printed after a prune.
+pub fn report(resp: &ImagesPruneResponse) -> String {
+    let mut out = String::new();
+    if !resp.images_deleted.is_empty() {
+        out.push_str("Deleted Images:\n");
+        for item in &resp.images_deleted {
+            match (&item.untagged, &item.deleted) {
+                (Some(u), _) if !u.is_empty() => out.push_str(&format!("untagged: {u}\n")),
+                (_, Some(d)) => out.push_str(&format!("deleted: {d}\n")),
+                _ => {}
+            }
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "Total reclaimed space: {}\n",
+        human_size4(resp.space_reclaimed as f64)
+    ));
+    out
+}
+
+/// The filters sent: the user's plus, as the docker CLI does, always
+/// `dangling` (false with `-a`).
+pub fn prune_filters(args: &PruneArgs) -> Result<Filters, String> {
+    let mut filters = Filters::new();
+    for f in &args.filter {
+        filters.add_arg(f)?;
+    }
+    filters.add("dangling", (!args.all).to_string());
+    Ok(filters)
+}
+
+pub async fn run(ctx: &Ctx, args: PruneArgs) -> CmdResult {
+    let filters = prune_filters(&args).map_err(StatusError::msg)?;
+    if !args.force {
+        let warning = if args.all {
+            ALL_WARNING
+        } else {
+            DANGLING_WARNING
+        };
+        print!("{warning}\nAre you sure you want to continue? [y/N] ");
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !confirmed(&answer) {
+            print!("{}", report(&ImagesPruneResponse::default()));
+            return Ok(());
+        }
+    }
+    let resp = ctx.client.images().prune(&filters).await?;
+    print!("{}", report(&resp));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use pouch_api::image::ImageDeleteResponseItem;
+
+    use super::*;
+
+    #[test]
+    fn reports_like_docker() {
+        assert_eq!(
+            report(&ImagesPruneResponse::default()),
+            "Total reclaimed space: 0B\n"
+        );
+        let resp = ImagesPruneResponse {
+            images_deleted: vec![
+                ImageDeleteResponseItem {
+                    untagged: Some("box:v1".into()),
+                    deleted: None,
+                },
+                ImageDeleteResponseItem {
+                    untagged: None,
+                    deleted: Some("sha256:01".into()),
+                },
+            ],
+            space_reclaimed: 4_261_234,
+        };
+        assert_eq!(
+            report(&resp),
+            "Deleted Images:\nuntagged: box:v1\ndeleted: sha256:01\n\n\
+             Total reclaimed space: 4.261MB\n"
+        );
+        assert!(confirmed("y\n") && confirmed("Y"));
+        let args = |all: bool, filter: &[&str]| PruneArgs {
+            all,
+            force: true,
+            filter: filter.iter().map(|s| s.to_string()).collect(),
+        };
+        let f = prune_filters(&args(false, &["until=1h", "label=a=b"])).unwrap();
+        assert_eq!(f.get("dangling"), ["true"]);
+        assert_eq!(f.get("until"), ["1h"]);
+        assert_eq!(f.get("label"), ["a=b"]);
+        let f = prune_filters(&args(true, &[])).unwrap();
+        assert_eq!(f.get("dangling"), ["false"]);
+        assert!(prune_filters(&args(false, &["bogus"])).is_err());
+        assert!(!confirmed("yes") && !confirmed("") && !confirmed("n"));
+    }
+}
