@@ -109,7 +109,7 @@ fn summary(img: &Image, tags: Vec<String>) -> ImageSummary {
         id: img.id.clone(),
         parent_id: String::new(),
         repo_tags: tags,
-        repo_digests: Vec::new(),
+        repo_digests: img.repo_digests(),
         created: created_unix(img),
         size: img.size,
         shared_size: -1,
@@ -166,7 +166,7 @@ fn inspect(img: &Image) -> ImageInspect {
     ImageInspect {
         id: img.id.clone(),
         repo_tags: img.repo_tags(),
-        repo_digests: Vec::new(),
+        repo_digests: img.repo_digests(),
         created: c.created.clone().unwrap_or_default(),
         container: c.container.clone(),
         container_config: c.container_config.clone(),

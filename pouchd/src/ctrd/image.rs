@@ -119,16 +119,19 @@ impl Ctrd {
     }
 }
 
+/// Label of the leases pouchd deletes itself (see `lease_create`).
+pub(super) const TEMPORARY_LEASE: &str = "pouchd.io/temporary";
+
 #[async_trait]
 impl ImageStore for Ctrd {
     async fn lease_create(&self) -> Result<String> {
         let id = format!("pouchd-{}", rand_suffix());
-        let expire = chrono::Utc::now() + chrono::Duration::hours(1);
+        // No gc.expire: containerd cannot renew a lease, and a pull or load
+        // slower than any fixed expiry would lose its content. The caller
+        // deletes it when done; a crashed daemon's are swept at its start
+        // (`Ctrd::sweep_leases`).
         let mut labels = HashMap::new();
-        labels.insert(
-            "containerd.io/gc.expire".to_string(),
-            expire.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        );
+        labels.insert(TEMPORARY_LEASE.to_string(), "true".to_string());
         self.leases()
             .create(LeaseCreate {
                 id: id.clone(),

@@ -15,10 +15,11 @@ pub(super) use progress::counting;
 pub use progress::{short_id, Progress};
 
 use crate::error::Error;
-use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 use std::fmt;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// The error of a registry operation. The daemon's [`Error`] has no
@@ -59,9 +60,17 @@ pub type RegResult<T> = std::result::Result<T, RegistryError>;
 /// insecure without configuration; `--insecure-registries` adds entries:
 /// `host:port`, `host` (that host on the default port), `host:*` (any port)
 /// or a CIDR (`10.0.0.0/8`, matching IP literals).
+///
+/// Also the other per-registry settings: `--registry-mirrors` (tried first
+/// for docker.io, as in Docker) and the CAs of `<certs dir>/<host[:port]>/*.crt`
+/// (Docker's `certs.d` layout).
 #[derive(Debug, Clone, Default)]
 pub struct Registries {
     insecure: Vec<Pattern>,
+    /// Mirror hosts of docker.io, in order.
+    mirrors: Vec<String>,
+    /// `certs.d`-like directories; a host's CAs are read from each.
+    certs_dirs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -100,7 +109,79 @@ impl Registries {
                 out.push(Pattern::Exact(e));
             }
         }
-        Ok(Registries { insecure: out })
+        Ok(Registries {
+            insecure: out,
+            ..Default::default()
+        })
+    }
+
+    /// Adds the `--registry-mirrors` entries (`https://mirror.example`,
+    /// `http://10.0.0.5:5000`; a plain-HTTP mirror is reached over HTTP).
+    pub fn with_mirrors(mut self, mirrors: &[String]) -> crate::Result<Self> {
+        for raw in mirrors {
+            let bad = |why: &str| Error::invalid(format!("invalid registry mirror {raw:?}: {why}"));
+            let t = raw.trim();
+            let (http, rest) = if let Some(r) = t.strip_prefix("http://") {
+                (true, r)
+            } else if let Some(r) = t.strip_prefix("https://") {
+                (false, r)
+            } else {
+                return Err(bad("want http:// or https:// and a host"));
+            };
+            let host = rest.trim_end_matches('/').to_ascii_lowercase();
+            if host.is_empty() || host.contains('/') || host.chars().any(|c| c.is_whitespace()) {
+                return Err(bad("want a host[:port] without a path"));
+            }
+            if http && !self.is_insecure(&host) {
+                self.insecure.push(Pattern::Exact(host.clone()));
+            }
+            self.mirrors.push(host);
+        }
+        Ok(self)
+    }
+
+    /// Sets the directories holding per-registry CAs (`<dir>/<host:port>/*.crt`).
+    pub fn with_certs_dirs(mut self, dirs: Vec<PathBuf>) -> Self {
+        self.certs_dirs = dirs;
+        self
+    }
+
+    /// The mirrors to try before `host` (only docker.io has any, as in Docker).
+    pub fn mirrors_for(&self, host: &str) -> Vec<String> {
+        if host == "docker.io" {
+            self.mirrors.clone()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The PEM CA certificates trusted for `host`: every `*.crt` in
+    /// `<dir>/<host>/` of each certs directory.
+    pub fn ca_pems(&self, host: &str) -> crate::Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        // A host name never holds a path separator, but a client could send one.
+        if host.contains('/') || host.contains("..") {
+            return Ok(out);
+        }
+        for dir in &self.certs_dirs {
+            let d = dir.join(host);
+            let entries = match std::fs::read_dir(&d) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::system(format!("{}: {e}", d.display()))),
+            };
+            let mut files: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "crt"))
+                .collect();
+            files.sort();
+            for f in files {
+                let pem = std::fs::read(&f)
+                    .map_err(|e| Error::system(format!("{}: {e}", f.display())))?;
+                out.push(pem);
+            }
+        }
+        Ok(out)
     }
 
     /// Whether `host` (`name[:port]`, `[v6]:port`) is reached over plain HTTP.
@@ -121,24 +202,36 @@ impl Registries {
         })
     }
 
-    /// A registry client for `host`. A new one per operation: oci-client
-    /// keeps the first credentials it saw for a registry.
-    pub fn client(&self, host: &str) -> oci_client::Client {
+    /// A registry client for `host`, trusting its CAs. A new one per
+    /// operation: oci-client keeps the first credentials it saw for a
+    /// registry.
+    pub fn client(&self, host: &str) -> crate::Result<oci_client::Client> {
         install_crypto_provider();
         let protocol = if self.is_insecure(host) {
             ClientProtocol::HttpsExcept(vec![host.to_string()])
         } else {
             ClientProtocol::Https
         };
-        oci_client::Client::new(ClientConfig {
+        let extra_root_certificates = self
+            .ca_pems(host)?
+            .iter()
+            .flat_map(|pem| pem_blocks(pem))
+            .map(|data| Certificate {
+                encoding: CertificateEncoding::Pem,
+                data,
+            })
+            .collect();
+        oci_client::Client::try_from(ClientConfig {
             protocol,
             use_monolithic_push: true,
             platform_resolver: None,
+            extra_root_certificates,
             connect_timeout: Some(Duration::from_secs(30)),
             read_timeout: Some(Duration::from_secs(120)),
             user_agent: concat!("pouchd/", env!("CARGO_PKG_VERSION")),
             ..Default::default()
         })
+        .map_err(|e| Error::system(format!("registry client for {host}: {}", error_chain(&e))))
     }
 
     /// `http` or `https` for `host`.
@@ -149,6 +242,17 @@ impl Registries {
             "https"
         }
     }
+}
+
+/// The certificates of a PEM bundle, one PEM each (oci-client reads one
+/// certificate per entry).
+fn pem_blocks(pem: &[u8]) -> Vec<Vec<u8>> {
+    const END: &str = "-----END CERTIFICATE-----";
+    let text = String::from_utf8_lossy(pem);
+    text.split_inclusive(END)
+        .filter(|b| b.contains(END))
+        .map(|b| b.trim_start().as_bytes().to_vec())
+        .collect()
 }
 
 /// The host part of `host[:port]` / `[v6][:port]`.
@@ -210,25 +314,63 @@ pub fn oci_reference(repo: &str, tag: Option<&str>, digest: Option<&str>) -> oci
     }
 }
 
-/// Whether a TLS handshake failed somewhere in `e`'s causes (as it does
-/// when an HTTPS client meets a plain-HTTP registry).
-fn is_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
+/// The oci-client reference of `path` (`library/busybox`) on `host`, which
+/// may be a mirror of the repository's own registry.
+pub fn oci_reference_at(
+    host: &str,
+    path: &str,
+    tag: Option<&str>,
+    digest: Option<&str>,
+) -> oci_client::Reference {
+    match (digest, tag) {
+        (Some(d), _) => oci_client::Reference::with_digest(host.into(), path.into(), d.into()),
+        (None, t) => {
+            oci_client::Reference::with_tag(host.into(), path.into(), t.unwrap_or("latest").into())
+        }
+    }
+}
+
+/// The TLS error somewhere in `e`'s causes, if a handshake failed (as it
+/// does when an HTTPS client meets a plain-HTTP registry or an unknown CA).
+fn tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cur {
-        if c.downcast_ref::<rustls::Error>().is_some() {
-            return true;
+        if let Some(t) = c.downcast_ref::<rustls::Error>() {
+            return Some(t);
         }
         if let Some(io) = c.downcast_ref::<std::io::Error>() {
-            if io
-                .get_ref()
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-            {
-                return true;
+            if let Some(t) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                return Some(t);
             }
         }
         cur = c.source();
     }
-    false
+    None
+}
+
+/// Docker's words for a TLS failure talking to `host`, with what to do.
+pub fn tls_hint(host: &str, e: &rustls::Error) -> String {
+    match e {
+        rustls::Error::InvalidCertificate(c) => {
+            let what = match c {
+                rustls::CertificateError::UnknownIssuer => {
+                    "x509: certificate signed by unknown authority".to_string()
+                }
+                rustls::CertificateError::NotValidForName
+                | rustls::CertificateError::NotValidForNameContext { .. } => {
+                    format!("x509: certificate is not valid for {host}")
+                }
+                other => format!("x509: {other:?}"),
+            };
+            format!(
+                " ({what}: put the registry's CA in <--registry-certs-dir>/{host}/ca.crt, \
+                 e.g. /etc/pouch/certs.d/{host}/ca.crt)"
+            )
+        }
+        _ => format!(
+            " (if {host} serves plain HTTP, start pouchd with --insecure-registries {host})"
+        ),
+    }
 }
 
 /// An error and its causes, `a: b: c`.
@@ -341,11 +483,8 @@ pub fn map_error(e: OciDistributionError, what: &Doing<'_>) -> RegistryError {
         }
         OciDistributionError::RequestError(err) => {
             let mut m = format!("{}: {}", what.host, error_chain(&err));
-            if !what.insecure && is_tls_error(&err) {
-                m.push_str(&format!(
-                    " (if {} serves plain HTTP, start pouchd with --insecure-registries {})",
-                    what.host, what.host
-                ));
+            if let Some(t) = tls_error(&err).filter(|_| !what.insecure) {
+                m.push_str(&tls_hint(what.host, t));
             }
             Error::system(m).into()
         }
