@@ -8,6 +8,8 @@ mod auth;
 pub(crate) mod fake;
 mod progress;
 #[cfg(test)]
+mod pull_fault_tests;
+#[cfg(test)]
 mod pull_tests;
 
 pub use auth::{login, resolve_auth, AuthConfig};
