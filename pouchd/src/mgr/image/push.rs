@@ -79,7 +79,7 @@ impl ImageMgr {
         let tag = full.rsplit_once(':').map(|(_, t)| t).unwrap_or("latest");
         let name = familiar(full);
         let (host, path) = split_repo(repo);
-        let registries = self.registries();
+        let registries = self.registries().probed(host).await?;
         let client = registries.client(host)?;
         let doing = Doing {
             name: &name,

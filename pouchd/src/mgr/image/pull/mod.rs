@@ -65,6 +65,7 @@ impl ImageMgr {
                 push: false,
             };
             let tried = async {
+                let registries = registries.clone().probed(&ep.host).await?;
                 let client = registries.client(&ep.host)?;
                 let creds = if ep.mirror {
                     oci_client::secrets::RegistryAuth::Anonymous
@@ -86,7 +87,7 @@ impl ImageMgr {
                     platform,
                 )
                 .await?;
-                Ok::<_, registry::RegistryError>((client, oref, creds, res))
+                Ok::<_, registry::RegistryError>((registries, client, oref, creds, res))
             }
             .await;
             match tried {
@@ -100,7 +101,7 @@ impl ImageMgr {
                 Err(e) => return Err(e),
             }
         }
-        let Some((ep, (client, oref, creds, res))) = chosen else {
+        let Some((ep, (registries, client, oref, creds, res))) = chosen else {
             return Err(crate::error::Error::system("no registry endpoint").into());
         };
         let doing = Doing {

@@ -207,6 +207,7 @@ fn http_client(registries: &Registries, host: &str) -> RegResult<reqwest::Client
 /// (empty: keep username and password).
 pub async fn login(registries: &Registries, auth: &AuthConfig) -> RegResult<String> {
     let host = login_host(&auth.serveraddress);
+    let registries = &registries.clone().probed(&host).await?;
     let base = format!("{}://{host}/v2/", registries.scheme(&host));
     let client = http_client(registries, &host)?;
     let io_err = |e: reqwest::Error| -> RegistryError {

@@ -73,6 +73,8 @@ pub struct Registries {
     mirrors: Vec<String>,
     /// `certs.d`-like directories; a host's CAs are read from each.
     certs_dirs: Vec<PathBuf>,
+    /// Loopback hosts found to speak TLS (see [`Registries::probed`]).
+    tls_loopback: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -134,7 +136,7 @@ impl Registries {
             if host.is_empty() || host.contains('/') || host.chars().any(|c| c.is_whitespace()) {
                 return Err(bad("want a host[:port] without a path"));
             }
-            if http && !self.is_insecure(&host) {
+            if http && !self.is_listed(&host) {
                 self.insecure.push(Pattern::Exact(host.clone()));
             }
             self.mirrors.push(host);
@@ -189,14 +191,60 @@ impl Registries {
     /// Whether `host` (`name[:port]`, `[v6]:port`) is reached over plain HTTP.
     pub fn is_insecure(&self, host: &str) -> bool {
         let host = host.to_ascii_lowercase();
-        let name = host_name(&host);
-        if name == "localhost" {
-            return true;
+        if self.tls_loopback.contains(&host) {
+            return false;
         }
+        self.is_loopback(&host) || self.is_listed(&host)
+    }
+
+    fn is_loopback(&self, host: &str) -> bool {
+        let name = host_name(host);
+        name == "localhost" || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    }
+
+    /// Settings for an operation on `host`. A loopback registry that is not
+    /// listed as insecure is insecure only by default: unlike Docker, which
+    /// then skips certificate checks, it is tried over verified HTTPS first
+    /// and reached over plain HTTP only when it does not speak TLS. A bad
+    /// certificate is an error.
+    pub async fn probed(mut self, host: &str) -> crate::Result<Self> {
+        let host = host.to_ascii_lowercase();
+        if !self.is_loopback(&host) || self.is_listed(&host) {
+            return Ok(self);
+        }
+        install_crypto_provider();
+        let mut roots = Vec::new();
+        for pem in self.ca_pems(&host)? {
+            roots.extend(
+                reqwest::Certificate::from_pem_bundle(&pem)
+                    .map_err(|e| Error::system(format!("CA of {host}: {}", error_chain(&e))))?,
+            );
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(10))
+            .tls_certs_merge(roots)
+            .build()
+            .map_err(|e| Error::system(format!("http client: {}", error_chain(&e))))?;
+        match client.get(format!("https://{host}/v2/")).send().await {
+            Ok(_) => self.tls_loopback.push(host),
+            Err(e) => {
+                if let Some(t @ rustls::Error::InvalidCertificate(_)) = tls_error(&e) {
+                    return Err(Error::system(format!(
+                        "Get \"https://{host}/v2/\": {}{}",
+                        error_chain(&e),
+                        tls_hint(&host, t)
+                    )));
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    /// Whether `host` matches an `--insecure-registries` entry.
+    fn is_listed(&self, host: &str) -> bool {
+        let name = host_name(host);
         let ip: Option<IpAddr> = name.parse().ok();
-        if ip.is_some_and(|ip| ip.is_loopback()) {
-            return true;
-        }
         self.insecure.iter().any(|p| match p {
             Pattern::Exact(e) => *e == host,
             Pattern::AnyPort(h) => h == name,
@@ -340,8 +388,14 @@ fn tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls:
         if let Some(t) = c.downcast_ref::<rustls::Error>() {
             return Some(t);
         }
-        if let Some(io) = c.downcast_ref::<std::io::Error>() {
-            if let Some(t) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        // io::Error's source() skips the error it wraps (which may be
+        // another io::Error): look inside.
+        if let Some(inner) = c
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            let inner: &(dyn std::error::Error + 'static) = inner;
+            if let Some(t) = tls_error(inner) {
                 return Some(t);
             }
         }
