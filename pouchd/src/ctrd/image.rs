@@ -22,6 +22,8 @@ use std::collections::HashMap;
 use tokio::io::AsyncReadExt;
 
 const CHUNK: usize = 1 << 20;
+/// Bytes of a download sent to containerd per Write message.
+const STREAM_BATCH: usize = 256 << 10;
 
 fn to_proto_desc(d: &Descriptor) -> containerd_client::types::Descriptor {
     containerd_client::types::Descriptor {
@@ -192,17 +194,35 @@ impl ImageStore for Ctrd {
                     };
                 match src {
                     BlobSource::Stream(mut chunks) => {
-                        while let Some(chunk) = chunks.next().await {
-                            let chunk = chunk?;
-                            if chunk.is_empty() {
+                        // HTTP bodies arrive in chunks of a few KiB: one
+                        // Write message each would cost containerd a
+                        // round of work per chunk. Batch them.
+                        let mut buf: Vec<u8> = Vec::with_capacity(STREAM_BATCH);
+                        loop {
+                            let chunk = chunks.next().await.transpose()?;
+                            if let Some(c) = &chunk {
+                                buf.extend_from_slice(c);
+                            }
+                            if buf.is_empty()
+                                || (chunk.is_some() && buf.len() < STREAM_BATCH)
+                            {
+                                if chunk.is_none() {
+                                    break;
+                                }
                                 continue;
                             }
-                            let n = chunk.len() as i64;
-                            let req =
-                                send(offset, chunk.to_vec(), WriteAction::Write, HashMap::new());
+                            let data = std::mem::replace(
+                                &mut buf,
+                                Vec::with_capacity(STREAM_BATCH),
+                            );
+                            let n = data.len() as i64;
+                            let req = send(offset, data, WriteAction::Write, HashMap::new());
                             offset += n;
                             if tx.send(req).await.is_err() {
                                 return Ok(());
+                            }
+                            if chunk.is_none() {
+                                break;
                             }
                         }
                         let req = send(offset, Vec::new(), WriteAction::Commit, labels);
