@@ -105,6 +105,8 @@ pub const FIGURES: &[Figure] = &[
     detail("logs_read.client_cpu", "logs", "bench client CPU time while reading", "s"),
     detail("logs_read.peak_rss", "logs", "daemon peak RSS while reading (VmHWM)", "MiB"),
     fig("pull_120mb", "pull", "pull 5 x 24 MiB gzip layers from a local registry (image removed before)", "s", RatioLe(0.8)),
+    detail("pull_120mb.cpu", "pull", "daemon CPU time", "s"),
+    detail("pull_120mb.containerd_cpu", "pull", "its containerd's CPU time", "s"),
     fig("repull", "pull", "pull of that image, already present", "ms", AbsLe(50.0)),
     fig("restart_ready", "restart", "start after kill -9 -> API lists 50 running", "ms", RatioLe(0.5)),
     fig("restart_survivors", "restart", "containers running after that restart (of 50)", "count", AbsGe(50.0)),

@@ -8,6 +8,7 @@
 use super::{ms, Ctx};
 use crate::daemons::{Daemon, Kind, POUCHD_NAMESPACE};
 use crate::registry::BenchRegistry;
+use crate::sys;
 use anyhow::{anyhow, bail, Context, Result};
 use std::process::Command;
 use std::time::Instant;
@@ -54,7 +55,11 @@ async fn remove(ctx: &Ctx, d: &Daemon, name: &str, layers: &[String]) -> Result<
             Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
         };
         let lease = ctr(&["leases", "create"])?;
-        let id = lease.split_whitespace().next().unwrap_or_default().to_string();
+        let id = lease
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
         ctr(&["leases", "delete", "--sync", &id])?;
         let left = ctr(&["content", "ls", "-q"])?;
         if let Some(l) = layers.iter().find(|l| left.contains(l.as_str())) {
@@ -78,9 +83,15 @@ pub async fn run(ctx: &mut Ctx) -> Result<()> {
         for i in 0..ctx.daemons.len() {
             let d = &ctx.daemons[i];
             remove(ctx, d, &name, &layers).await?;
+            let cpu = |p: Option<i32>| p.and_then(sys::cpu_secs).unwrap_or(0.0);
+            let (pid, cpid) = (d.pid(), d.containerd_pid());
+            let (cpu0, ccpu0) = (cpu(pid), cpu(cpid));
             let t = Instant::now();
             let out = pull(d, &name).await?;
             let took = t.elapsed();
+            ctx.rec.add("pull_120mb.cpu", i, cpu(pid) - cpu0);
+            ctx.rec
+                .add("pull_120mb.containerd_cpu", i, cpu(cpid) - ccpu0);
             if !out.contains("Downloaded newer image") {
                 bail!("{}: pull did not download: {out}", d.name());
             }
