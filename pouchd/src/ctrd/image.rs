@@ -203,18 +203,14 @@ impl ImageStore for Ctrd {
                             if let Some(c) = &chunk {
                                 buf.extend_from_slice(c);
                             }
-                            if buf.is_empty()
-                                || (chunk.is_some() && buf.len() < STREAM_BATCH)
-                            {
+                            if buf.is_empty() || (chunk.is_some() && buf.len() < STREAM_BATCH) {
                                 if chunk.is_none() {
                                     break;
                                 }
                                 continue;
                             }
-                            let data = std::mem::replace(
-                                &mut buf,
-                                Vec::with_capacity(STREAM_BATCH),
-                            );
+                            let data =
+                                std::mem::replace(&mut buf, Vec::with_capacity(STREAM_BATCH));
                             let n = data.len() as i64;
                             let req = send(offset, data, WriteAction::Write, HashMap::new());
                             offset += n;

@@ -4,9 +4,9 @@
 //! progress stream of pull and push.
 
 mod auth;
-mod hosts;
 #[cfg(test)]
 pub(crate) mod fake;
+mod hosts;
 mod progress;
 #[cfg(test)]
 mod pull_fault_tests;
