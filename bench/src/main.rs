@@ -9,6 +9,7 @@
 mod client;
 mod daemons;
 mod figures;
+mod registry;
 mod report;
 mod sys;
 
@@ -446,6 +447,7 @@ async fn bench(args: Args, groups: Vec<&'static str>, root: PathBuf) -> Result<(
         },
         rec: Recorder::default(),
         root: root.clone(),
+        netns_pid: holder.pid,
     };
     log(format!("{rounds} round(s); groups: {}", groups.join(", ")));
     for g in &groups {

@@ -44,6 +44,15 @@ pub struct Flags {
     /// repeatable. Loopback registries are always allowed plain HTTP.
     #[arg(long = "insecure-registries", alias = "insecure-registry")]
     pub insecure_registries: Vec<String>,
+    /// Mirror of Docker Hub tried before it (`https://mirror.example`,
+    /// `http://10.0.0.5:5000`); repeatable.
+    #[arg(long = "registry-mirrors", alias = "registry-mirror")]
+    pub registry_mirrors: Vec<String>,
+    /// Directory of per-registry CA certificates, Docker's certs.d layout:
+    /// `<dir>/<host:port>/ca.crt` (default: /etc/pouch/certs.d, then
+    /// /etc/docker/certs.d).
+    #[arg(long = "registry-certs-dir")]
+    pub registry_certs_dir: Option<PathBuf>,
     /// Debug logging.
     #[arg(short = 'D', long = "debug")]
     pub debug: bool,
@@ -63,6 +72,8 @@ pub struct FileConfig {
     pub log_driver: Option<String>,
     pub log_opts: std::collections::HashMap<String, String>,
     pub insecure_registries: Vec<String>,
+    pub registry_mirrors: Vec<String>,
+    pub registry_certs_dir: Option<PathBuf>,
     pub debug: bool,
 }
 
@@ -78,6 +89,9 @@ pub struct Config {
     pub exec_root: PathBuf,
     pub log_config: pouch_api::container::LogConfig,
     pub insecure_registries: Vec<String>,
+    pub registry_mirrors: Vec<String>,
+    /// Where per-registry CAs are looked for, in order.
+    pub registry_certs_dirs: Vec<PathBuf>,
     pub debug: bool,
 }
 
@@ -141,9 +155,19 @@ impl Config {
         } else {
             flags.insecure_registries
         };
-        crate::mgr::image::registry::Registries::new(&insecure_registries)?;
-        Ok(Config {
+        let registry_mirrors = if flags.registry_mirrors.is_empty() {
+            file.registry_mirrors
+        } else {
+            flags.registry_mirrors
+        };
+        let registry_certs_dirs = match flags.registry_certs_dir.or(file.registry_certs_dir) {
+            Some(d) => vec![d],
+            None => vec!["/etc/pouch/certs.d".into(), "/etc/docker/certs.d".into()],
+        };
+        let cfg = Config {
             insecure_registries,
+            registry_mirrors,
+            registry_certs_dirs,
             log_config,
             home_dir: flags
                 .home_dir
@@ -165,7 +189,18 @@ impl Config {
                 .or(file.exec_root_dir)
                 .unwrap_or_else(|| "/var/run/pouchd".into()),
             debug: flags.debug || file.debug,
-        })
+        };
+        cfg.registries()?;
+        Ok(cfg)
+    }
+
+    /// The registry settings the image manager uses.
+    pub fn registries(&self) -> Result<crate::mgr::image::registry::Registries> {
+        Ok(
+            crate::mgr::image::registry::Registries::new(&self.insecure_registries)?
+                .with_mirrors(&self.registry_mirrors)?
+                .with_certs_dirs(self.registry_certs_dirs.clone()),
+        )
     }
 }
 
@@ -221,6 +256,48 @@ mod tests {
         };
         let err = Config::resolve(flags).unwrap_err().to_string();
         assert!(err.contains("insecure registry"), "{err}");
+    }
+
+    #[test]
+    fn registry_mirrors_and_certs_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.json");
+        std::fs::write(
+            &f,
+            r#"{"registry-mirrors": ["http://10.9.9.9:5000/"], "registry-certs-dir": "/certs"}"#,
+        )
+        .unwrap();
+        let c = Config::resolve(Flags {
+            config_file: Some(f.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.registry_certs_dirs, vec![PathBuf::from("/certs")]);
+        let r = c.registries().unwrap();
+        assert_eq!(
+            r.mirrors_for("docker.io"),
+            vec!["10.9.9.9:5000".to_string()]
+        );
+        assert!(r.mirrors_for("quay.io").is_empty());
+        // A plain-HTTP mirror is reached over HTTP.
+        assert!(r.is_insecure("10.9.9.9:5000"));
+        let c = Config::resolve(Flags {
+            config_file: Some(f),
+            registry_mirrors: vec!["mirror.example".into()],
+            ..Default::default()
+        });
+        assert!(c.unwrap_err().to_string().contains("registry mirror"));
+        let empty = dir.path().join("empty.json");
+        std::fs::write(&empty, "{}").unwrap();
+        let c = Config::resolve(Flags {
+            config_file: Some(empty),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            c.registry_certs_dirs[0],
+            PathBuf::from("/etc/pouch/certs.d")
+        );
     }
 
     #[test]

@@ -53,9 +53,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let events = Arc::new(EventBus::new(Some(cfg.home_dir.join("events.log")))?);
     let images =
         Arc::new(ImageMgr::new(ctrd.clone(), cfg.home_dir.join("tmp"), events.clone()).await?);
-    images.set_registries(pouchd::mgr::image::registry::Registries::new(
-        &cfg.insecure_registries,
-    )?);
+    images.set_registries(cfg.registries()?);
     let containers = ContainerMgr::new(
         ctrd.clone(),
         images.clone(),

@@ -41,6 +41,16 @@ impl Registry {
     /// ([`USER`] / [`PASSWORD`]). `None` (test skipped) when not root or the
     /// binary is missing, unless `POUCH_TEST_REQUIRE_ROOT=1` (then it panics).
     pub fn start(htpasswd: bool) -> Option<Registry> {
+        Self::start_with(htpasswd, false)
+    }
+
+    /// Like [`Registry::start`], serving HTTPS with a certificate for
+    /// 127.0.0.1 signed by a CA made for it ([`Registry::ca_cert`]).
+    pub fn start_tls(htpasswd: bool) -> Option<Registry> {
+        Self::start_with(htpasswd, true)
+    }
+
+    fn start_with(htpasswd: bool, tls: bool) -> Option<Registry> {
         if !crate::can_run() {
             return None;
         }
@@ -64,6 +74,16 @@ impl Registry {
                 "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
                 root.join("data").display()
             );
+            if tls {
+                if !root.join("server.crt").exists() {
+                    make_certs(&root);
+                }
+                cfg.push_str(&format!(
+                    "  tls:\n    certificate: {}\n    key: {}\n",
+                    root.join("server.crt").display(),
+                    root.join("server.key").display()
+                ));
+            }
             if htpasswd {
                 let pw = root.join("htpasswd");
                 std::fs::write(&pw, HTPASSWD).expect("write htpasswd");
@@ -90,7 +110,8 @@ impl Registry {
                     return false;
                 }
                 if let Ok(r) = request(port, "GET", "/v2/", &[], b"") {
-                    if r.status == 200 || r.status == 401 {
+                    // An HTTPS registry answers plain HTTP with a 400.
+                    if r.status == 200 || r.status == 401 || (tls && r.status == 400) {
                         return true;
                     }
                 }
@@ -182,6 +203,12 @@ impl Registry {
         format!("sha256:{}", crate::tarball::sha256_hex(body))
     }
 
+    /// The PEM CA certificate that signed the registry's certificate
+    /// ([`Registry::start_tls`] only).
+    pub fn ca_cert(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
     /// What the registry logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -230,4 +257,79 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
+}
+
+/// A CA (`ca.crt`) and a server certificate for 127.0.0.1 it signed
+/// (`server.crt`, `server.key`) in `dir`, made with openssl.
+fn make_certs(dir: &Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    run(&[
+        &["req", "-x509"],
+        &ec[..],
+        &[
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=pouch-test-ca",
+        ],
+    ]
+    .concat());
+    run(&[
+        &["req"],
+        &ec[..],
+        &[
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    ]
+    .concat());
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("write ext.cnf");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
 }

@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod list;
 pub mod logs;
 pub mod memory;
+pub mod pull;
 pub mod restart;
 
 use crate::client::Conn;
@@ -103,6 +104,10 @@ pub const FIGURES: &[Figure] = &[
     detail("logs_read.cpu", "logs", "daemon CPU time while reading", "s"),
     detail("logs_read.client_cpu", "logs", "bench client CPU time while reading", "s"),
     detail("logs_read.peak_rss", "logs", "daemon peak RSS while reading (VmHWM)", "MiB"),
+    fig("pull_120mb", "pull", "pull 5 x 24 MiB gzip layers from a local registry (image removed before)", "s", RatioLe(0.8)),
+    detail("pull_120mb.cpu", "pull", "daemon CPU time", "s"),
+    detail("pull_120mb.containerd_cpu", "pull", "its containerd's CPU time", "s"),
+    fig("repull", "pull", "pull of that image, already present", "ms", AbsLe(50.0)),
     fig("restart_ready", "restart", "start after kill -9 -> API lists 50 running", "ms", RatioLe(0.5)),
     fig("restart_survivors", "restart", "containers running after that restart (of 50)", "count", AbsGe(50.0)),
 ];
@@ -117,6 +122,7 @@ pub const GROUPS: &[&str] = &[
     "bulk",
     "list",
     "logs",
+    "pull",
     "restart",
 ];
 
@@ -158,6 +164,8 @@ pub struct Ctx {
     pub opts: Opts,
     pub rec: Recorder,
     pub root: PathBuf,
+    /// The process holding dockerd's network namespace.
+    pub netns_pid: i32,
 }
 
 /// Runs one group by name.
@@ -171,6 +179,7 @@ pub async fn run_group(name: &str, ctx: &mut Ctx) -> Result<()> {
         "bulk" => bulk::run(ctx).await,
         "list" => list::run(ctx).await,
         "logs" => logs::run(ctx).await,
+        "pull" => pull::run(ctx).await,
         "restart" => restart::run(ctx).await,
         other => Err(anyhow!("unknown group {other}")),
     }

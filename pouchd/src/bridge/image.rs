@@ -102,8 +102,8 @@ fn reference_matches(filter: &str, tag: &str) -> bool {
 
 fn summary(img: &Image, tags: Vec<String>) -> ImageSummary {
     let mut tags = tags;
-    let mut repo_digests = Vec::new();
-    if tags.is_empty() {
+    let mut repo_digests = img.repo_digests();
+    if tags.is_empty() && repo_digests.is_empty() {
         // Both placeholders: the docker CLI shows an image as dangling only
         // when it gets the pair, as dockerd sends it.
         tags.push("<none>:<none>".to_string());
@@ -174,7 +174,7 @@ fn inspect(img: &Image) -> ImageInspect {
     ImageInspect {
         id: img.id.clone(),
         repo_tags: img.repo_tags(),
-        repo_digests: Vec::new(),
+        repo_digests: img.repo_digests(),
         created: c.created.clone().unwrap_or_default(),
         container: c.container.clone(),
         container_config: c.container_config.clone(),

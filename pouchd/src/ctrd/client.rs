@@ -64,6 +64,7 @@ impl Ctrd {
             socket: socket.to_path_buf(),
         };
         ctrd.ensure_namespace().await?;
+        ctrd.sweep_leases().await;
         let (tx, rx) = mpsc::channel(1024);
         tokio::spawn(super::events::watch(ctrd.clone(), tx));
         Ok((ctrd, rx))
@@ -75,6 +76,38 @@ impl Ctrd {
 
     pub fn socket(&self) -> &Path {
         &self.socket
+    }
+
+    /// Deletes the temporary leases (pulls, loads) a previous daemon left
+    /// when it died half-way, so that GC can take their content.
+    async fn sweep_leases(&self) {
+        use containerd_client::services::v1::{DeleteRequest, ListRequest};
+        let leases = match self
+            .leases()
+            .list(ListRequest {
+                filters: Vec::new(),
+            })
+            .await
+        {
+            Ok(r) => r.into_inner().leases,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list leases");
+                return;
+            }
+        };
+        for l in leases
+            .into_iter()
+            .filter(|l| l.labels.contains_key(super::image::TEMPORARY_LEASE))
+        {
+            tracing::info!(lease = %l.id, "deleting a lease left by a previous run");
+            let req = DeleteRequest {
+                id: l.id.clone(),
+                sync: false,
+            };
+            if let Err(e) = self.leases().delete(req).await {
+                tracing::warn!(lease = %l.id, error = %e, "cannot delete lease");
+            }
+        }
     }
 
     async fn ensure_namespace(&self) -> Result<()> {

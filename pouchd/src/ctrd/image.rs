@@ -23,6 +23,8 @@ use std::collections::HashMap;
 use tokio::io::AsyncReadExt;
 
 const CHUNK: usize = 1 << 20;
+/// Bytes of a download sent to containerd per Write message.
+const STREAM_BATCH: usize = 256 << 10;
 
 fn to_proto_desc(d: &Descriptor) -> containerd_client::types::Descriptor {
     containerd_client::types::Descriptor {
@@ -134,16 +136,19 @@ impl Ctrd {
     }
 }
 
+/// Label of the leases pouchd deletes itself (see `lease_create`).
+pub(super) const TEMPORARY_LEASE: &str = "pouchd.io/temporary";
+
 #[async_trait]
 impl ImageStore for Ctrd {
     async fn lease_create(&self) -> Result<String> {
         let id = format!("pouchd-{}", rand_suffix());
-        let expire = chrono::Utc::now() + chrono::Duration::hours(1);
+        // No gc.expire: containerd cannot renew a lease, and a pull or load
+        // slower than any fixed expiry would lose its content. The caller
+        // deletes it when done; a crashed daemon's are swept at its start
+        // (`Ctrd::sweep_leases`).
         let mut labels = HashMap::new();
-        labels.insert(
-            "containerd.io/gc.expire".to_string(),
-            expire.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        );
+        labels.insert(TEMPORARY_LEASE.to_string(), "true".to_string());
         self.leases()
             .create(LeaseCreate {
                 id: id.clone(),
@@ -210,17 +215,31 @@ impl ImageStore for Ctrd {
                     };
                 match src {
                     BlobSource::Stream(mut chunks) => {
-                        while let Some(chunk) = chunks.next().await {
-                            let chunk = chunk?;
-                            if chunk.is_empty() {
+                        // HTTP bodies arrive in chunks of a few KiB: one
+                        // Write message each would cost containerd a
+                        // round of work per chunk. Batch them.
+                        let mut buf: Vec<u8> = Vec::with_capacity(STREAM_BATCH);
+                        loop {
+                            let chunk = chunks.next().await.transpose()?;
+                            if let Some(c) = &chunk {
+                                buf.extend_from_slice(c);
+                            }
+                            if buf.is_empty() || (chunk.is_some() && buf.len() < STREAM_BATCH) {
+                                if chunk.is_none() {
+                                    break;
+                                }
                                 continue;
                             }
-                            let n = chunk.len() as i64;
-                            let req =
-                                send(offset, chunk.to_vec(), WriteAction::Write, HashMap::new());
+                            let data =
+                                std::mem::replace(&mut buf, Vec::with_capacity(STREAM_BATCH));
+                            let n = data.len() as i64;
+                            let req = send(offset, data, WriteAction::Write, HashMap::new());
                             offset += n;
                             if tx.send(req).await.is_err() {
                                 return Ok(());
+                            }
+                            if chunk.is_none() {
+                                break;
                             }
                         }
                         let req = send(offset, Vec::new(), WriteAction::Commit, labels);

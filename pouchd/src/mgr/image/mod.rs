@@ -65,6 +65,28 @@ impl Image {
             .map(|r| reference::familiar(r))
             .collect()
     }
+
+    /// Digest references in familiar form (`busybox@sha256:...`): what the
+    /// image was pulled by or pushed as, as Docker lists them.
+    pub fn repo_digests(&self) -> Vec<String> {
+        self.refs
+            .iter()
+            .filter(|r| !r.starts_with(DANGLING) && r.contains('@'))
+            .map(|r| match r.split_once('@') {
+                // `repo:tag@digest` is listed as `repo@digest`.
+                Some((name, digest)) => {
+                    let repo = match name.rsplit_once(':') {
+                        Some((repo, tag)) if !tag.contains('/') => repo,
+                        _ => name,
+                    };
+                    format!("{}@{digest}", reference::familiar(repo))
+                }
+                None => reference::familiar(r),
+            })
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
 }
 
 #[derive(Default)]
@@ -88,6 +110,8 @@ pub struct ImageMgr {
     registries: RwLock<registry::Registries>,
     // One prune at a time, as with Docker.
     pruning: std::sync::atomic::AtomicBool,
+    // Blobs being downloaded, so that concurrent pulls fetch each once.
+    downloads: pull::Downloads,
 }
 
 impl ImageMgr {
@@ -106,6 +130,7 @@ impl ImageMgr {
             events,
             registries: RwLock::new(registry::Registries::default()),
             pruning: Default::default(),
+            downloads: pull::Downloads::default(),
         };
         mgr.reload().await?;
         Ok(mgr)

@@ -79,8 +79,8 @@ impl ImageMgr {
         let tag = full.rsplit_once(':').map(|(_, t)| t).unwrap_or("latest");
         let name = familiar(full);
         let (host, path) = split_repo(repo);
-        let registries = self.registries();
-        let client = registries.client(host);
+        let registries = self.registries().probed(host).await?;
+        let client = registries.client(host)?;
         let doing = Doing {
             name: &name,
             host,
@@ -149,6 +149,13 @@ impl ImageMgr {
             .await
             .map_err(|e| map_error(e, &doing))?;
         let digest = &img.manifest.digest;
+        // As in Docker, a pushed image lists `repo@digest` in RepoDigests.
+        {
+            let _guard = self.write.lock().await;
+            if let Some(now) = self.get(full).ok().filter(|i| i.id == img.id) {
+                self.set_ref(&format!("{repo}@{digest}"), &now).await?;
+            }
+        }
         progress
             .status("", &format!("{tag}: digest: {digest} size: {size}"))
             .await?;

@@ -36,12 +36,13 @@ impl ImageMgr {
 
         if by_tag {
             let full = Reference::parse(name)?.full();
+            let going = going_with(&img.refs, &full);
             let last = img
                 .refs
                 .iter()
-                .filter(|r| **r != dangling_name(&img.id))
+                .filter(|r| **r != dangling_name(&img.id) && !going.contains(r))
                 .count()
-                <= 1;
+                == 0;
             if !last || users.is_empty() || force {
                 if last {
                     if let Some(u) = running {
@@ -54,12 +55,14 @@ impl ImageMgr {
                         }
                     }
                 }
-                self.drop_ref(&full).await?;
-                self.emit("untag", &img.id, &familiar(&full));
-                out.push(ImageDeleteResponseItem {
-                    untagged: Some(familiar(&full)),
-                    deleted: None,
-                });
+                for r in &going {
+                    self.drop_ref(r).await?;
+                    self.emit("untag", &img.id, &familiar(r));
+                    out.push(ImageDeleteResponseItem {
+                        untagged: Some(familiar(r)),
+                        deleted: None,
+                    });
+                }
                 if last {
                     self.emit("delete", &img.id, &img.id);
                     out.push(ImageDeleteResponseItem {
@@ -116,5 +119,76 @@ impl ImageMgr {
             deleted: Some(img.id.clone()),
         });
         Ok(out)
+    }
+}
+
+/// The repository of a full reference (`docker.io/library/busybox`).
+fn repo_of(full: &str) -> &str {
+    let name = full.split('@').next().unwrap_or(full);
+    match name.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => repo,
+        _ => name,
+    }
+}
+
+/// The names removing `full` removes: itself and, as in Docker, when it is
+/// its repository's last tag on the image, that repository's digest
+/// references (`busybox@sha256:...`).
+fn going_with(refs: &std::collections::BTreeSet<String>, full: &str) -> Vec<String> {
+    let mut going = vec![full.to_string()];
+    if full.contains('@') {
+        return going;
+    }
+    let repo = repo_of(full);
+    let named = |r: &&String| !r.starts_with(super::DANGLING) && repo_of(r) == repo;
+    let other_tag = refs
+        .iter()
+        .filter(named)
+        .any(|r| r != full && !r.contains('@'));
+    if !other_tag {
+        going.extend(
+            refs.iter()
+                .filter(named)
+                .filter(|r| r.contains('@'))
+                .cloned(),
+        );
+    }
+    going
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repositorys_last_tag_takes_its_digests_along() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        let refs: std::collections::BTreeSet<String> = [
+            "docker.io/library/busybox:latest".to_string(),
+            format!("docker.io/library/busybox@{d}"),
+            format!("127.0.0.1:5000/x/busybox@{d}"),
+            "127.0.0.1:5000/x/busybox:v1".to_string(),
+            "127.0.0.1:5000/x/busybox:v2".to_string(),
+        ]
+        .into();
+        assert_eq!(
+            going_with(&refs, "docker.io/library/busybox:latest"),
+            vec![
+                "docker.io/library/busybox:latest".to_string(),
+                format!("docker.io/library/busybox@{d}")
+            ]
+        );
+        // Another tag of the repository is left: the digest stays.
+        assert_eq!(
+            going_with(&refs, "127.0.0.1:5000/x/busybox:v1"),
+            vec!["127.0.0.1:5000/x/busybox:v1".to_string()]
+        );
+        let by_digest = format!("docker.io/library/busybox@{d}");
+        assert_eq!(going_with(&refs, &by_digest), vec![by_digest.clone()]);
+        assert_eq!(
+            repo_of("127.0.0.1:5000/x/busybox:v1"),
+            "127.0.0.1:5000/x/busybox"
+        );
+        assert_eq!(repo_of(&by_digest), "docker.io/library/busybox");
     }
 }

@@ -2,7 +2,9 @@
 //! and the body of `POST /auth`) and the login check against a registry's
 //! `/v2/` endpoint (HTTP basic or bearer-token auth).
 
-use super::{error_chain, install_crypto_provider, RegResult, Registries, RegistryError};
+use super::{
+    error_chain, install_crypto_provider, tls_error, tls_hint, RegResult, Registries, RegistryError,
+};
 use crate::error::Error;
 use base64::Engine;
 use oci_client::secrets::RegistryAuth;
@@ -181,12 +183,20 @@ fn parse_challenge(v: &str) -> Option<Challenge> {
     Some(c)
 }
 
-fn http_client() -> RegResult<reqwest::Client> {
+/// A client for `host` trusting its CAs (see [`Registries::ca_pems`]).
+fn http_client(registries: &Registries, host: &str) -> RegResult<reqwest::Client> {
     install_crypto_provider();
+    let mut roots = Vec::new();
+    for pem in registries.ca_pems(host)? {
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| Error::system(format!("CA of {host}: {}", error_chain(&e))))?;
+        roots.extend(certs);
+    }
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(30))
         .timeout(Duration::from_secs(60))
         .user_agent(concat!("pouchd/", env!("CARGO_PKG_VERSION")))
+        .tls_certs_merge(roots)
         .build()
         .map_err(|e| Error::system(format!("http client: {}", error_chain(&e))).into())
 }
@@ -197,14 +207,13 @@ fn http_client() -> RegResult<reqwest::Client> {
 /// (empty: keep username and password).
 pub async fn login(registries: &Registries, auth: &AuthConfig) -> RegResult<String> {
     let host = login_host(&auth.serveraddress);
+    let registries = &registries.clone().probed(&host).await?;
     let base = format!("{}://{host}/v2/", registries.scheme(&host));
-    let client = http_client()?;
+    let client = http_client(registries, &host)?;
     let io_err = |e: reqwest::Error| -> RegistryError {
         let mut m = format!("Get \"{base}\": {}", error_chain(&e));
-        if !registries.is_insecure(&host) {
-            m.push_str(&format!(
-                " (if {host} serves plain HTTP, start pouchd with --insecure-registries {host})"
-            ));
+        if let Some(t) = tls_error(&e).filter(|_| !registries.is_insecure(&host)) {
+            m.push_str(&tls_hint(&host, t));
         }
         Error::system(m).into()
     };
@@ -322,7 +331,7 @@ pub async fn resolve_auth(
         host
     };
     let base = format!("{}://{host}/v2/", registries.scheme(host));
-    let client = http_client()?;
+    let client = http_client(registries, host)?;
     let io_err = |e: reqwest::Error| {
         RegistryError::from(Error::system(format!("{base}: {}", error_chain(&e))))
     };

@@ -1,6 +1,6 @@
 //! An in-process registry for unit tests (127.0.0.1, plain HTTP): enough of
 //! the distribution API for pull and monolithic push, with corrupt or slow
-//! blobs and basic auth on demand.
+//! blobs, responses cut off half-way and basic auth on demand.
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -22,6 +22,8 @@ pub struct FakeState {
     pub corrupt: HashSet<String>,
     /// Blobs served in small chunks with pauses.
     pub slow: HashSet<String>,
+    /// Blobs whose response stops half-way (the connection is cut).
+    pub cut: HashSet<String>,
     /// Basic auth required when set.
     pub basic: Option<(String, String)>,
     /// `METHOD path` of every request.
@@ -96,6 +98,16 @@ impl FakeRegistry {
 
     pub fn requests(&self) -> Vec<String> {
         self.st().log.clone()
+    }
+
+    /// How many times the blob `digest` was fetched (GET).
+    pub fn blob_gets(&self, digest: &str) -> usize {
+        let suffix = format!("/blobs/{digest}");
+        self.st()
+            .log
+            .iter()
+            .filter(|r| r.starts_with("GET ") && r.ends_with(&suffix))
+            .count()
     }
 }
 
@@ -234,6 +246,18 @@ async fn handle(
         let mut data = data;
         if st.corrupt.contains(digest) && !data.is_empty() {
             data[0] ^= 0xff;
+        }
+        if st.cut.contains(digest) {
+            let half = data[..data.len() / 2].to_vec();
+            let s = futures::stream::iter([
+                Ok(Bytes::from(half)),
+                Err(std::io::Error::other("connection cut")),
+            ]);
+            return (
+                [(header::CONTENT_LENGTH, data.len().to_string())],
+                Body::from_stream(s),
+            )
+                .into_response();
         }
         if st.slow.contains(digest) {
             let chunks: Vec<Vec<u8>> = data.chunks(16).map(|c| c.to_vec()).collect();

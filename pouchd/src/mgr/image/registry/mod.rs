@@ -6,20 +6,21 @@
 mod auth;
 #[cfg(test)]
 pub(crate) mod fake;
+mod hosts;
 mod progress;
+#[cfg(test)]
+mod pull_fault_tests;
 #[cfg(test)]
 mod pull_tests;
 
 pub use auth::{login, resolve_auth, AuthConfig};
+pub use hosts::Registries;
 pub(super) use progress::counting;
 pub use progress::{short_id, Progress};
 
 use crate::error::Error;
-use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 use std::fmt;
-use std::net::IpAddr;
-use std::time::Duration;
 
 /// The error of a registry operation. The daemon's [`Error`] has no
 /// "unauthorized" or "forbidden" kind, and Docker answers those with 401 and
@@ -53,137 +54,6 @@ impl From<Error> for RegistryError {
 /// Result of registry operations.
 pub type RegResult<T> = std::result::Result<T, RegistryError>;
 
-/// Hosts that are reached over plain HTTP.
-///
-/// As in Docker, loopback registries (`localhost`, `127.0.0.0/8`, `::1`) are
-/// insecure without configuration; `--insecure-registries` adds entries:
-/// `host:port`, `host` (that host on the default port), `host:*` (any port)
-/// or a CIDR (`10.0.0.0/8`, matching IP literals).
-#[derive(Debug, Clone, Default)]
-pub struct Registries {
-    insecure: Vec<Pattern>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Pattern {
-    Exact(String),
-    AnyPort(String),
-    Cidr(IpAddr, u8),
-}
-
-impl Registries {
-    /// Parses the `--insecure-registries` entries.
-    pub fn new(insecure: &[String]) -> crate::Result<Self> {
-        let mut out = Vec::new();
-        for raw in insecure {
-            let e = raw
-                .trim()
-                .trim_start_matches("http://")
-                .trim_start_matches("https://")
-                .trim_end_matches('/')
-                .to_ascii_lowercase();
-            let bad = || Error::invalid(format!("invalid insecure registry {raw:?}"));
-            if e.is_empty() || e.chars().any(|c| c.is_whitespace()) {
-                return Err(bad());
-            }
-            if let Some((ip, bits)) = e.split_once('/') {
-                let ip: IpAddr = ip.parse().map_err(|_| bad())?;
-                let bits: u8 = bits.parse().map_err(|_| bad())?;
-                let max = if ip.is_ipv4() { 32 } else { 128 };
-                if bits > max {
-                    return Err(bad());
-                }
-                out.push(Pattern::Cidr(ip, bits));
-            } else if let Some(host) = e.strip_suffix(":*") {
-                out.push(Pattern::AnyPort(host.to_string()));
-            } else {
-                out.push(Pattern::Exact(e));
-            }
-        }
-        Ok(Registries { insecure: out })
-    }
-
-    /// Whether `host` (`name[:port]`, `[v6]:port`) is reached over plain HTTP.
-    pub fn is_insecure(&self, host: &str) -> bool {
-        let host = host.to_ascii_lowercase();
-        let name = host_name(&host);
-        if name == "localhost" {
-            return true;
-        }
-        let ip: Option<IpAddr> = name.parse().ok();
-        if ip.is_some_and(|ip| ip.is_loopback()) {
-            return true;
-        }
-        self.insecure.iter().any(|p| match p {
-            Pattern::Exact(e) => *e == host,
-            Pattern::AnyPort(h) => h == name,
-            Pattern::Cidr(net, bits) => ip.is_some_and(|ip| in_cidr(ip, *net, *bits)),
-        })
-    }
-
-    /// A registry client for `host`. A new one per operation: oci-client
-    /// keeps the first credentials it saw for a registry.
-    pub fn client(&self, host: &str) -> oci_client::Client {
-        install_crypto_provider();
-        let protocol = if self.is_insecure(host) {
-            ClientProtocol::HttpsExcept(vec![host.to_string()])
-        } else {
-            ClientProtocol::Https
-        };
-        oci_client::Client::new(ClientConfig {
-            protocol,
-            use_monolithic_push: true,
-            platform_resolver: None,
-            connect_timeout: Some(Duration::from_secs(30)),
-            read_timeout: Some(Duration::from_secs(120)),
-            user_agent: concat!("pouchd/", env!("CARGO_PKG_VERSION")),
-            ..Default::default()
-        })
-    }
-
-    /// `http` or `https` for `host`.
-    pub fn scheme(&self, host: &str) -> &'static str {
-        if self.is_insecure(host) {
-            "http"
-        } else {
-            "https"
-        }
-    }
-}
-
-/// The host part of `host[:port]` / `[v6][:port]`.
-fn host_name(host: &str) -> &str {
-    if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match host.rsplit_once(':') {
-        Some((h, port)) if !h.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => host,
-    }
-}
-
-fn in_cidr(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
-    match (ip, net) {
-        (IpAddr::V4(a), IpAddr::V4(b)) => {
-            let mask = if bits == 0 {
-                0
-            } else {
-                u32::MAX << (32 - bits as u32)
-            };
-            u32::from(a) & mask == u32::from(b) & mask
-        }
-        (IpAddr::V6(a), IpAddr::V6(b)) => {
-            let mask = if bits == 0 {
-                0
-            } else {
-                u128::MAX << (128 - bits as u32)
-            };
-            u128::from(a) & mask == u128::from(b) & mask
-        }
-        _ => false,
-    }
-}
-
 /// reqwest is built without a TLS crypto provider (the default one is a
 /// slow C build): rustls' ring provider is installed once, before any client.
 pub fn install_crypto_provider() {
@@ -210,25 +80,69 @@ pub fn oci_reference(repo: &str, tag: Option<&str>, digest: Option<&str>) -> oci
     }
 }
 
-/// Whether a TLS handshake failed somewhere in `e`'s causes (as it does
-/// when an HTTPS client meets a plain-HTTP registry).
-fn is_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
+/// The oci-client reference of `path` (`library/busybox`) on `host`, which
+/// may be a mirror of the repository's own registry.
+pub fn oci_reference_at(
+    host: &str,
+    path: &str,
+    tag: Option<&str>,
+    digest: Option<&str>,
+) -> oci_client::Reference {
+    match (digest, tag) {
+        (Some(d), _) => oci_client::Reference::with_digest(host.into(), path.into(), d.into()),
+        (None, t) => {
+            oci_client::Reference::with_tag(host.into(), path.into(), t.unwrap_or("latest").into())
+        }
+    }
+}
+
+/// The TLS error somewhere in `e`'s causes, if a handshake failed (as it
+/// does when an HTTPS client meets a plain-HTTP registry or an unknown CA).
+fn tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cur {
-        if c.downcast_ref::<rustls::Error>().is_some() {
-            return true;
+        if let Some(t) = c.downcast_ref::<rustls::Error>() {
+            return Some(t);
         }
-        if let Some(io) = c.downcast_ref::<std::io::Error>() {
-            if io
-                .get_ref()
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-            {
-                return true;
+        // io::Error's source() skips the error it wraps (which may be
+        // another io::Error): look inside.
+        if let Some(inner) = c
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            let inner: &(dyn std::error::Error + 'static) = inner;
+            if let Some(t) = tls_error(inner) {
+                return Some(t);
             }
         }
         cur = c.source();
     }
-    false
+    None
+}
+
+/// Docker's words for a TLS failure talking to `host`, with what to do.
+pub fn tls_hint(host: &str, e: &rustls::Error) -> String {
+    match e {
+        rustls::Error::InvalidCertificate(c) => {
+            let what = match c {
+                rustls::CertificateError::UnknownIssuer => {
+                    "x509: certificate signed by unknown authority".to_string()
+                }
+                rustls::CertificateError::NotValidForName
+                | rustls::CertificateError::NotValidForNameContext { .. } => {
+                    format!("x509: certificate is not valid for {host}")
+                }
+                other => format!("x509: {other:?}"),
+            };
+            format!(
+                " ({what}: put the registry's CA in <--registry-certs-dir>/{host}/ca.crt, \
+                 e.g. /etc/pouch/certs.d/{host}/ca.crt)"
+            )
+        }
+        _ => format!(
+            " (if {host} serves plain HTTP, start pouchd with --insecure-registries {host})"
+        ),
+    }
 }
 
 /// An error and its causes, `a: b: c`.
@@ -341,11 +255,8 @@ pub fn map_error(e: OciDistributionError, what: &Doing<'_>) -> RegistryError {
         }
         OciDistributionError::RequestError(err) => {
             let mut m = format!("{}: {}", what.host, error_chain(&err));
-            if !what.insecure && is_tls_error(&err) {
-                m.push_str(&format!(
-                    " (if {} serves plain HTTP, start pouchd with --insecure-registries {})",
-                    what.host, what.host
-                ));
+            if let Some(t) = tls_error(&err).filter(|_| !what.insecure) {
+                m.push_str(&tls_hint(what.host, t));
             }
             Error::system(m).into()
         }
@@ -356,37 +267,6 @@ pub fn map_error(e: OciDistributionError, what: &Doing<'_>) -> RegistryError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn insecure_matching() {
-        let r = Registries::new(&[
-            "myreg.example:5000".to_string(),
-            "http://other.example:*".to_string(),
-            "10.1.0.0/16".to_string(),
-        ])
-        .unwrap();
-        assert!(r.is_insecure("myreg.example:5000"));
-        assert!(!r.is_insecure("myreg.example:5001"));
-        assert!(!r.is_insecure("myreg.example"));
-        assert!(r.is_insecure("other.example:1234"));
-        assert!(r.is_insecure("other.example"));
-        assert!(r.is_insecure("10.1.2.3:5000"));
-        assert!(!r.is_insecure("10.2.2.3:5000"));
-        assert!(r.is_insecure("127.0.0.1:5000"));
-        assert!(r.is_insecure("localhost:5000"));
-        assert!(r.is_insecure("[::1]:5000"));
-        assert!(!r.is_insecure("docker.io"));
-        assert!(!Registries::default().is_insecure("registry.example:5000"));
-        assert_eq!(r.scheme("docker.io"), "https");
-        assert_eq!(r.scheme("10.1.0.1"), "http");
-    }
-
-    #[test]
-    fn bad_insecure_entries() {
-        for bad in ["", "a b", "10.0.0.0/40", "x/y"] {
-            assert!(Registries::new(&[bad.to_string()]).is_err(), "{bad:?}");
-        }
-    }
 
     #[test]
     fn oci_references() {

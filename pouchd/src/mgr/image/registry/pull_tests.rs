@@ -13,14 +13,14 @@ const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+j
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const GZIP_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 
-struct Env {
-    _dir: tempfile::TempDir,
-    rt: Arc<FakeRuntime>,
-    mgr: Arc<ImageMgr>,
-    reg: FakeRegistry,
+pub(super) struct Env {
+    pub _dir: tempfile::TempDir,
+    pub rt: Arc<FakeRuntime>,
+    pub mgr: Arc<ImageMgr>,
+    pub reg: FakeRegistry,
 }
 
-async fn env() -> Env {
+pub(super) async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
     let rt = Arc::new(FakeRuntime::default());
     let bus = Arc::new(crate::mgr::events::EventBus::new(None).unwrap());
@@ -39,16 +39,16 @@ async fn env() -> Env {
 }
 
 /// What [`publish`] put in the registry.
-struct Published {
-    index: String,
-    manifest: String,
-    config: String,
-    layers: Vec<String>,
+pub(super) struct Published {
+    pub index: String,
+    pub manifest: String,
+    pub config: String,
+    pub layers: Vec<String>,
 }
 
 /// Publishes `repo:tag` as an index (amd64 and arm64 entries) whose amd64
 /// image has the given layer contents.
-fn publish(reg: &FakeRegistry, repo: &str, tag: &str, layers: &[&[u8]]) -> Published {
+pub(super) fn publish(reg: &FakeRegistry, repo: &str, tag: &str, layers: &[&[u8]]) -> Published {
     let layer_digests: Vec<String> = layers.iter().map(|l| reg.put_blob(l)).collect();
     // The fake store does not unpack: any diff IDs do.
     let diff_ids: Vec<String> = layers
@@ -96,11 +96,11 @@ fn publish(reg: &FakeRegistry, repo: &str, tag: &str, layers: &[&[u8]]) -> Publi
     }
 }
 
-fn amd64() -> WantPlatform {
+pub(super) fn amd64() -> WantPlatform {
     WantPlatform::parse("linux/amd64").unwrap()
 }
 
-async fn pull(
+pub(super) async fn pull(
     mgr: &ImageMgr,
     image: &str,
     tag: &str,
@@ -117,7 +117,7 @@ async fn pull(
     (r, msgs)
 }
 
-fn statuses(msgs: &[JsonMessage]) -> Vec<String> {
+pub(super) fn statuses(msgs: &[JsonMessage]) -> Vec<String> {
     msgs.iter()
         .map(|m| {
             if m.id.is_empty() {
@@ -129,7 +129,7 @@ fn statuses(msgs: &[JsonMessage]) -> Vec<String> {
         .collect()
 }
 
-fn short(d: &str) -> String {
+pub(super) fn short(d: &str) -> String {
     d.trim_start_matches("sha256:")[..12].to_string()
 }
 
