@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// containerd namespace of pouchd; its containers' cgroups are /bench/<id>.
+/// containerd namespace of pouchd; its containers' cgroups are `/bench/<id>`.
 pub const POUCHD_NAMESPACE: &str = "bench";
 /// cgroup parent of dockerd's containers.
 pub const DOCKERD_CGROUP: &str = "bench-dockerd";

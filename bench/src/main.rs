@@ -1,7 +1,7 @@
 //! pouch-bench: pouchd against Debian's dockerd, on the same machine, in the
 //! same run. Run it with `hack/bench` (root). See BENCHMARKS.md.
 //!
-//! Both daemons are private: everything lives in /tmp/pouch-bench-<pid>,
+//! Both daemons are private: everything lives in `/tmp/pouch-bench-<pid>`,
 //! which is swept (containers, daemons, their containerds and shims, mounts,
 //! cgroups, the namespaces, the directory) at the end, on Ctrl-C and on
 //! errors; `--cleanup-only` sweeps what a killed run left.
@@ -106,7 +106,7 @@ fn print_list() {
     }
 }
 
-/// Sweeps /tmp/pouch-bench-<pid> directories whose bench process is gone.
+/// Sweeps `/tmp/pouch-bench-<pid>` directories whose bench process is gone.
 fn sweep_leftovers() {
     let Ok(rd) = std::fs::read_dir("/tmp") else {
         return;

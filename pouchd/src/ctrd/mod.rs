@@ -232,8 +232,8 @@ pub trait ImageStore: Send + Sync + 'static {
     async fn delete_image(&self, name: &str) -> Result<()>;
 }
 
-/// Chain IDs as the OCI image spec defines them: chain[0] = diff[0],
-/// chain[n] = sha256(chain[n-1] + " " + diff[n]).
+/// Chain IDs as the OCI image spec defines them: `chain[0] = diff[0]`,
+/// `chain[n] = sha256(chain[n-1] + " " + diff[n])`.
 pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
     use sha2::{Digest, Sha256};
     let mut out: Vec<String> = Vec::with_capacity(diff_ids.len());

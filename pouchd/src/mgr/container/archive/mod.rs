@@ -68,7 +68,7 @@ impl PathStat {
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
     /// The client's path does not exist in the container (404; Docker says
-    /// "Could not find the file <path> in container <id>").
+    /// `"Could not find the file <path> in container <id>"`).
     #[error("Could not find the file {0}")]
     NotFound(String),
     /// Bad request: not a directory, unsafe or malformed tar entry, ... (400).
