@@ -114,6 +114,11 @@ impl ContainerMgr {
             }
             (restart, delay)
         });
+        // Persisted before anyone waiting hears of it: an exit a client saw
+        // through `wait` is still there after a daemon restart.
+        if let Err(e) = self.save(c).await {
+            tracing::error!(id = %c.id, error = %e, "cannot persist exit");
+        }
         c.wait.send_modify(|w| {
             w.exits += 1;
             w.exit_code = code;
@@ -124,9 +129,6 @@ impl ContainerMgr {
             if let Err(e) = self.rt.delete_task(&c.id).await {
                 tracing::warn!(id = %c.id, error = %e, "cannot delete exited task");
             }
-        }
-        if let Err(e) = self.save(c).await {
-            tracing::error!(id = %c.id, error = %e, "cannot persist exit");
         }
         tracing::info!(id = %c.id, code, restart, "container exited");
         drop(op);

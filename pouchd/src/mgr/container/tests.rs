@@ -395,8 +395,10 @@ async fn restart_of_the_daemon_recovers_state() {
     e.mgr.start(&run).await.unwrap();
     e.mgr.start(&ex).await.unwrap();
     e.mgr.start(&gone).await.unwrap();
+    let waited = e.mgr.wait(&ex, WaitCondition::NotRunning).unwrap();
     e.events.send(e.rt.exit(&ex, 5)).await.unwrap();
-    status_becomes(&e.mgr, &ex, Status::Exited).await;
+    // As a client learns of it: once `wait` answers, the exit is on disk.
+    assert_eq!(waited.await.unwrap(), 5);
     // While the daemon is down, `gone` exits unseen.
     let _ = e.rt.exit(&gone, 2);
 
