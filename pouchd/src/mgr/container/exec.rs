@@ -230,15 +230,17 @@ impl ContainerMgr {
         if e.container_id != container_id {
             return;
         }
-        let code = match self.rt.delete_process(container_id, exec_id).await {
-            Ok(Some(x)) => x.exit_status,
-            _ => exit.exit_status,
-        };
+        // The event carries the status: the client's stream can end (and
+        // its inspect read the code) before the process is reaped.
+        let code = exit.exit_status;
         e.update(|s| {
             s.running = false;
             s.exit_code = Some(code as i64);
         });
         let _ = e.done.send(true);
+        if let Err(err) = self.rt.delete_process(container_id, exec_id).await {
+            tracing::debug!(exec = exec_id, error = %err, "cannot delete exited exec process");
+        }
         if let Ok(c) = self.get(container_id) {
             self.emit(
                 &c.meta(),
