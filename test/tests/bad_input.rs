@@ -512,3 +512,60 @@ fn hostile_image_archives_are_refused() {
 fn is_ours(p: &str) -> bool {
     std::fs::read(p).map(|c| c == b"pwned").unwrap_or(false)
 }
+
+/// Sends `body` in full, in pieces with pauses as a client streaming a file
+/// does (so the answer comes before the upload ends), failing on a write
+/// error as a client that reads the answer only once its request is out
+/// would; then returns the answer.
+fn send_whole_upload(
+    d: &TestDaemon,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(&d.sock)?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )?;
+    for piece in body.chunks(16 * 1024) {
+        s.write_all(piece)?;
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+#[test]
+fn an_upload_refused_on_its_head_is_read_before_the_answer() {
+    let Some(d) = TestDaemon::start() else { return };
+    let body = vec![0u8; 200 * 1024];
+    for (method, path, want) in [
+        (
+            "POST",
+            "/v1.41/images/create?fromSrc=-&changes=FOO%20bar",
+            "400",
+        ),
+        (
+            "POST",
+            "/v1.41/images/create?fromSrc=-&platform=windows/amd64",
+            "400",
+        ),
+        ("PUT", "/v1.41/containers/nosuch/archive?path=/", "404"),
+    ] {
+        let answer = send_whole_upload(&d, method, path, &body)
+            .unwrap_or_else(|e| panic!("{path}: the upload was cut: {e}"));
+        let status = answer.split(' ').nth(1).unwrap_or("");
+        assert_eq!(
+            status,
+            want,
+            "{path}: {}",
+            answer.lines().next().unwrap_or("")
+        );
+        assert!(answer.contains("\"message\""), "{path}: {answer}");
+    }
+}

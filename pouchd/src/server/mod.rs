@@ -1,6 +1,7 @@
 //! HTTP server: listeners, the `/v1.xx` prefix, routing to the bridge, and
 //! the error → status mapping.
 
+mod drain;
 pub mod error;
 pub mod params;
 mod router;

@@ -106,5 +106,8 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
             get(image::get).delete(image::remove).post(image::post),
         )
         .fallback(page_not_found)
+        .layer(axum::middleware::from_fn(
+            super::drain::drain_refused_bodies,
+        ))
         .with_state(daemon)
 }
