@@ -97,8 +97,18 @@ pub fn request(
     }
     head.push_str("\r\n");
     s.write_all(head.as_bytes())?;
-    s.write_all(body)?;
-    s.flush()?;
+    match s.write_all(body).and_then(|()| s.flush()) {
+        Ok(()) => {}
+        // The server may refuse a request on its head alone (a 400 for a bad
+        // query) and close before it read the body; its answer is there to
+        // read, as HTTP clients do.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            ) => {}
+        Err(e) => return Err(e),
+    }
     let mut raw = Vec::new();
     match s.read_to_end(&mut raw) {
         Ok(_) => {}
