@@ -5,6 +5,7 @@
 
 pub mod cleanup;
 pub mod http;
+pub mod images;
 pub mod registry;
 pub mod tarball;
 

@@ -1,37 +1,11 @@
 //! Image prune (`POST /images/prune`, `docker image prune`) and the
 //! `before`/`since` filters of the image list, against a real pouchd.
 
-use pouch_tests::tarball::image_archive;
+use pouch_tests::images::{
+    image_exists as exists, image_id, load_archive as load, simple_image as simple,
+};
 use pouch_tests::{Options, TestDaemon};
 use serde_json::{json, Value};
-
-/// A one-layer image created at `created` with `labels`.
-fn simple(tag: &str, created: &str, labels: Value) -> Vec<u8> {
-    let history = json!([{"created": created, "created_by": "test"}]);
-    image_archive(tag, created, labels, &[("hello.txt", tag)], history)
-}
-
-fn load(d: &TestDaemon, tar: &[u8]) -> String {
-    let r = d
-        .post_raw("/v1.41/images/load", Some("application/x-tar"), tar)
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert!(!r.text().contains("\"error"), "{}", r.text());
-    r.text()
-}
-
-fn image_id(d: &TestDaemon, name: &str) -> String {
-    d.inspect_field(name, "{{.Id}}")
-}
-
-fn exists(d: &TestDaemon, name: &str) -> bool {
-    let r = d.get_ok(&format!("/v1.41/images/{name}/json"));
-    match r.status {
-        200 => true,
-        404 => false,
-        s => panic!("inspect {name}: {s} {}", r.text()),
-    }
-}
 
 fn deleted(report: &Value) -> Vec<String> {
     report["ImagesDeleted"]
