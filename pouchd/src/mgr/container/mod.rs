@@ -6,6 +6,7 @@
 
 pub mod archive;
 mod attach;
+mod caps;
 mod changes;
 mod cp;
 mod create;
