@@ -117,6 +117,10 @@ macro_rules! invalid {
     ($($arg:tt)*) => { ArchiveError::Invalid(format!($($arg)*)) };
 }
 
+// After the macros: they are in scope for the modules declared below them.
+mod formats;
+use formats::*;
+
 /// Maps an error met while reading the input: format problems are the
 /// client's fault, anything else (e.g. a broken connection) is I/O.
 fn read_error(e: io::Error, context: &str) -> ArchiveError {
@@ -472,9 +476,6 @@ fn check_diff_id(file: &Staged, diff_id: &str, name: &str) -> Result<(), Archive
     }
     Ok(())
 }
-
-mod formats;
-use formats::*;
 
 #[cfg(test)]
 mod tests;
