@@ -78,6 +78,19 @@ fn run_output_and_exit_codes() {
 #[test]
 fn ps_inspect_and_logs() {
     let Some(d) = TestDaemon::start() else { return };
+    for cmd in [
+        &["logs", "nosuch"][..],
+        &["port", "nosuch"],
+        &["exec", "nosuch", "true"],
+        &["start", "-a", "nosuch"],
+    ] {
+        let o = d.pouch_run(cmd);
+        assert_ne!(o.code(), 0, "{cmd:?}: {o:?}");
+        assert!(
+            o.stderr.contains("Error: No such container: nosuch"),
+            "{cmd:?}: {o:?}"
+        );
+    }
     let id = d.pouch_ok(&["run", "-d", "--name", "web", "busybox", "sleep", "1000"]);
     assert_eq!(id.len(), 64, "run -d printed {id:?}");
     d.pouch_ok(&[

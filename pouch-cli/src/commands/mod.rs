@@ -7,12 +7,29 @@ pub mod system;
 use pouch_client::Client;
 
 use crate::cli::Command;
-use crate::error::CmdResult;
+use crate::error::{CmdResult, StatusError};
 
 /// What every command gets: the client and the global flags.
 pub struct Ctx {
     pub client: Client,
     pub debug: bool,
+}
+
+impl Ctx {
+    /// Inspects container `name`; an unknown one is docker's
+    /// "Error: No such container: NAME".
+    pub async fn container(
+        &self,
+        name: &str,
+    ) -> Result<pouch_api::container::ContainerInspect, StatusError> {
+        self.client.containers().inspect(name).await.map_err(|e| {
+            if e.is_not_found() {
+                StatusError::msg(format!("Error: No such container: {name}"))
+            } else {
+                e.into()
+            }
+        })
+    }
 }
 
 /// Run one command.

@@ -100,13 +100,7 @@ pub async fn run(ctx: &Ctx, args: ExecArgs) -> CmdResult {
     // "No such container" first, and no exec is left behind on a TTY
     // error (docker's order).
     let container = args.container();
-    containers.inspect(container).await.map_err(|e| {
-        if e.is_not_found() {
-            StatusError::msg(format!("Error: No such container: {container}"))
-        } else {
-            e.into()
-        }
-    })?;
+    ctx.container(container).await?;
     if !args.detach && config.tty && config.attach_stdin && !term::stdin_is_tty() {
         return Err(StatusError::msg("the input device is not a TTY"));
     }

@@ -32,18 +32,7 @@ pub struct LogsArgs {
 }
 
 pub async fn run(ctx: &Ctx, args: LogsArgs) -> CmdResult {
-    let c = ctx
-        .client
-        .containers()
-        .inspect(&args.container)
-        .await
-        .map_err(|e| {
-            if e.is_not_found() {
-                StatusError::msg(format!("Error: No such container: {}", args.container))
-            } else {
-                e.into()
-            }
-        })?;
+    let c = ctx.container(&args.container).await?;
     let now = chrono::Utc::now();
     // The docker client words it this way.
     let parse = |name: &str, v: &str| {

@@ -103,18 +103,7 @@ pub fn lines(ports: &PortMap, container: &str, port: Option<&str>) -> Result<Vec
 }
 
 pub async fn run(ctx: &Ctx, args: PortArgs) -> CmdResult {
-    let c = ctx
-        .client
-        .containers()
-        .inspect(&args.container)
-        .await
-        .map_err(|e| {
-            if e.is_not_found() {
-                StatusError::msg(format!("Error: No such container: {}", args.container))
-            } else {
-                e.into()
-            }
-        })?;
+    let c = ctx.container(&args.container).await?;
     let out = lines(
         &c.network_settings.ports,
         &args.container,

@@ -57,13 +57,7 @@ pub async fn run(ctx: &Ctx, args: StartArgs) -> CmdResult {
 async fn start_attached(ctx: &Ctx, args: &StartArgs) -> CmdResult {
     let name = &args.containers[0];
     let containers = ctx.client.containers();
-    let c = containers.inspect(name).await.map_err(|e| {
-        if e.is_not_found() {
-            StatusError::msg(format!("Error: No such container: {name}"))
-        } else {
-            e.into()
-        }
-    })?;
+    let c = ctx.container(name).await?;
     let detach_keys = match &args.detach_keys {
         Some(k) => attach_io::parse_detach_keys(k).map_err(StatusError::msg)?,
         None => DEFAULT_DETACH_KEYS.to_vec(),
