@@ -4,6 +4,7 @@
 //! test created, even when the test panicked.
 
 pub mod cleanup;
+pub mod containers_api;
 pub mod http;
 pub mod images;
 pub mod registry;

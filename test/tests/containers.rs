@@ -1,110 +1,17 @@
 //! The container API through bollard (a real Docker API client).
 
-use bollard::errors::Error as BollardError;
-use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum,
-    ContainerSummaryStateEnum, HostConfig,
-};
+use bollard::models::{ContainerStateStatusEnum, ContainerSummaryStateEnum, HostConfig};
 use bollard::query_parameters::{
-    CreateContainerOptions, KillContainerOptions, ListContainersOptions, LogsOptions,
-    RemoveContainerOptions, RenameContainerOptions, StopContainerOptions, WaitContainerOptions,
+    CreateContainerOptions, KillContainerOptions, ListContainersOptions, RemoveContainerOptions,
+    RenameContainerOptions, StopContainerOptions, WaitContainerOptions,
 };
-use bollard::Docker;
 use futures::StreamExt;
+use pouch_tests::containers_api::{
+    body, create, inspect, listed, run, server_status, status, wait, wait_file,
+};
 use pouch_tests::{wait_for_async, TestDaemon};
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn body(cmd: &[&str]) -> ContainerCreateBody {
-    ContainerCreateBody {
-        image: Some("busybox".to_string()),
-        cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
-        ..Default::default()
-    }
-}
-
-async fn create(docker: &Docker, name: &str, b: ContainerCreateBody) -> String {
-    let opts = (!name.is_empty()).then(|| CreateContainerOptions {
-        name: Some(name.to_string()),
-        ..Default::default()
-    });
-    let r = docker
-        .create_container(opts, b)
-        .await
-        .unwrap_or_else(|e| panic!("create {name}: {e}"));
-    assert_eq!(r.id.len(), 64, "id {:?}", r.id);
-    r.id
-}
-
-async fn run(docker: &Docker, name: &str, cmd: &[&str]) -> String {
-    let id = create(docker, name, body(cmd)).await;
-    docker
-        .start_container(&id, None)
-        .await
-        .unwrap_or_else(|e| panic!("start {name}: {e}"));
-    id
-}
-
-async fn inspect(docker: &Docker, id: &str) -> ContainerInspectResponse {
-    docker
-        .inspect_container(id, None)
-        .await
-        .unwrap_or_else(|e| panic!("inspect {id}: {e}"))
-}
-
-async fn status(docker: &Docker, id: &str) -> ContainerStateStatusEnum {
-    inspect(docker, id)
-        .await
-        .state
-        .and_then(|s| s.status)
-        .expect("State.Status")
-}
-
-/// The exit code from a wait response (bollard turns non-zero codes into errors).
-fn wait_code(r: Option<Result<bollard::models::ContainerWaitResponse, BollardError>>) -> i64 {
-    match r {
-        Some(Ok(w)) => w.status_code,
-        Some(Err(BollardError::DockerContainerWaitError { code, .. })) => code,
-        other => panic!("unexpected wait result {other:?}"),
-    }
-}
-
-async fn wait(docker: &Docker, id: &str, condition: &str) -> i64 {
-    let opts = WaitContainerOptions {
-        condition: condition.to_string(),
-    };
-    let mut s = docker.wait_container(id, Some(opts));
-    let r = tokio::time::timeout(Duration::from_secs(30), s.next())
-        .await
-        .unwrap_or_else(|_| panic!("wait {condition} on {id} did not return"));
-    wait_code(r)
-}
-
-async fn wait_status(docker: &Docker, id: &str, want: ContainerStateStatusEnum) {
-    wait_for_async(
-        &format!("{id} to be {want:?}"),
-        Duration::from_secs(20),
-        || async { (status(docker, id).await == want).then_some(()) },
-    )
-    .await
-}
-
-fn server_status(e: &BollardError) -> u16 {
-    match e {
-        BollardError::DockerResponseServerError { status_code, .. } => *status_code,
-        other => panic!("expected an error response, got {other:?}"),
-    }
-}
-
-async fn wait_file(p: &Path) {
-    wait_for_async(
-        &format!("{}", p.display()),
-        Duration::from_secs(20),
-        || async { p.exists().then_some(()) },
-    )
-    .await
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn create_and_inspect() {
@@ -286,17 +193,7 @@ async fn list_all_limit_filters() {
     );
 
     // The summary fields.
-    let all = docker
-        .list_containers(Some(ListContainersOptions {
-            all: true,
-            ..Default::default()
-        }))
-        .await
-        .unwrap();
-    let ex = all
-        .iter()
-        .find(|c| c.id.as_deref() == Some(exited.as_str()))
-        .expect("exited container listed");
+    let ex = listed(&docker, &exited).await;
     assert_eq!(ex.state, Some(ContainerSummaryStateEnum::EXITED));
     assert_eq!(ex.image.as_deref(), Some("busybox"));
     assert_eq!(
@@ -313,10 +210,7 @@ async fn list_all_limit_filters() {
         "{:?}",
         ex.status
     );
-    let cr = all
-        .iter()
-        .find(|c| c.id.as_deref() == Some(created.as_str()))
-        .expect("created container listed");
+    let cr = listed(&docker, &created).await;
     assert_eq!(cr.state, Some(ContainerSummaryStateEnum::CREATED));
 
     // An unknown filter and a bad status are refused.
@@ -331,148 +225,6 @@ async fn list_all_limit_filters() {
         .await
         .unwrap_err();
     assert_eq!(server_status(&e), 400, "{e}");
-}
-
-/// Follow ends once the container exits (whatever the content).
-#[tokio::test(flavor = "multi_thread")]
-async fn logs_follow_ends_when_container_exits() {
-    let Some(d) = TestDaemon::start() else { return };
-    let docker = d.bollard();
-    let id = run(
-        &docker,
-        "follow-end",
-        &[
-            "sh",
-            "-c",
-            "for i in 1 2 3; do echo line$i; sleep 0.2; done",
-        ],
-    )
-    .await;
-    let opts = LogsOptions {
-        follow: true,
-        stdout: true,
-        stderr: true,
-        ..Default::default()
-    };
-    let start = Instant::now();
-    let mut s = docker.logs(&id, Some(opts));
-    let ended = tokio::time::timeout(Duration::from_secs(15), async {
-        while let Some(item) = s.next().await {
-            item.expect("log stream item");
-        }
-    })
-    .await;
-    assert!(
-        ended.is_ok(),
-        "logs --follow did not end after the container exited"
-    );
-    assert!(
-        start.elapsed() >= Duration::from_millis(300),
-        "ended too early"
-    );
-    wait_status(&docker, &id, ContainerStateStatusEnum::EXITED).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn logs_follow_content() {
-    let Some(d) = TestDaemon::start() else { return };
-    let docker = d.bollard();
-    let id = run(
-        &docker,
-        "follow-content",
-        &[
-            "sh",
-            "-c",
-            // The last write is not right before the exit: see
-            // logs_follow_ends_after_a_burst for that case.
-            "echo bad >&2; for i in 1 2 3; do echo line$i; sleep 0.2; done",
-        ],
-    )
-    .await;
-    let opts = LogsOptions {
-        follow: true,
-        stdout: true,
-        stderr: true,
-        ..Default::default()
-    };
-    let mut s = docker.logs(&id, Some(opts));
-    let mut out = String::new();
-    let mut err = String::new();
-    tokio::time::timeout(Duration::from_secs(15), async {
-        while let Some(item) = s.next().await {
-            match item.expect("log item") {
-                bollard::container::LogOutput::StdOut { message } => {
-                    out.push_str(&String::from_utf8_lossy(&message))
-                }
-                bollard::container::LogOutput::StdErr { message } => {
-                    err.push_str(&String::from_utf8_lossy(&message))
-                }
-                other => panic!("unexpected log frame {other:?}"),
-            }
-        }
-    })
-    .await
-    .expect("follow ends");
-    assert_eq!(out, "line1\nline2\nline3\n");
-    assert_eq!(err, "bad\n");
-    // Without follow, with tail.
-    let opts = LogsOptions {
-        stdout: true,
-        tail: "1".into(),
-        ..Default::default()
-    };
-    let lines: Vec<String> = docker
-        .logs(&id, Some(opts))
-        .map(|i| i.expect("log item").to_string())
-        .collect()
-        .await;
-    assert_eq!(lines.concat(), "line3\n");
-}
-
-/// Follow ends even when the last lines are written just before the exit,
-/// and delivers all of them.
-#[tokio::test(flavor = "multi_thread")]
-async fn logs_follow_ends_after_a_burst() {
-    let Some(d) = TestDaemon::start() else { return };
-    let docker = d.bollard();
-    let id = run(
-        &docker,
-        "burst",
-        &["sh", "-c", "sleep 0.3; seq 1 20000; echo end >&2"],
-    )
-    .await;
-    let opts = LogsOptions {
-        follow: true,
-        stdout: true,
-        stderr: true,
-        ..Default::default()
-    };
-    let mut s = docker.logs(&id, Some(opts));
-    let mut out = String::new();
-    let mut err = String::new();
-    let ended = tokio::time::timeout(Duration::from_secs(15), async {
-        while let Some(item) = s.next().await {
-            match item.expect("log item") {
-                bollard::container::LogOutput::StdOut { message } => {
-                    out.push_str(&String::from_utf8_lossy(&message))
-                }
-                bollard::container::LogOutput::StdErr { message } => {
-                    err.push_str(&String::from_utf8_lossy(&message))
-                }
-                other => panic!("unexpected log frame {other:?}"),
-            }
-        }
-    })
-    .await;
-    assert!(
-        ended.is_ok(),
-        "logs --follow still open 15 s after the container exited ({} stdout lines so far, stderr {err:?}, status {:?})",
-        out.lines().count(),
-        status(&docker, &id).await
-    );
-    assert_eq!(out.lines().count(), 20000);
-    assert_eq!(out.lines().last(), Some("20000"));
-    assert_eq!(err, "end\n");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -785,17 +537,7 @@ async fn list_command_quotes_arguments() {
     let Some(d) = TestDaemon::start() else { return };
     let docker = d.bollard();
     let id = create(&docker, "quoted", body(&["sh", "-c", "exit 3"])).await;
-    let all = docker
-        .list_containers(Some(ListContainersOptions {
-            all: true,
-            ..Default::default()
-        }))
-        .await
-        .unwrap();
-    let c = all
-        .iter()
-        .find(|c| c.id.as_deref() == Some(id.as_str()))
-        .expect("listed");
+    let c = listed(&docker, &id).await;
     assert_eq!(c.command.as_deref(), Some("sh -c 'exit 3'"));
 }
 
@@ -846,17 +588,4 @@ async fn container_snapshot_survives_gc() {
         status(&docker, &running).await,
         ContainerStateStatusEnum::RUNNING
     );
-}
-
-#[test]
-fn a_slow_attached_client_gets_every_byte() {
-    let Some(d) = TestDaemon::start() else { return };
-    // 20 MB through `docker run` (attach) into a reader that starts only
-    // after 8 s: the pipe and socket buffers fill and the client falls far
-    // behind the container, which must wait for it rather than lose output.
-    let o = d.docker_sh(
-        "\"$DOCKER\" run --rm busybox sh -c 'yes 0123456789 | head -c 20000000' \
-         | (sleep 8; wc -c)",
-    );
-    assert_eq!(o.ok().trim(), "20000000", "{o:?}");
 }
