@@ -55,6 +55,24 @@ async fn env() -> Env {
     }
 }
 
+impl Env {
+    /// A second manager over the same runtime and state: the daemon started
+    /// again; with the sender of its (unfed) event channel, to keep open.
+    async fn restarted(&self) -> (Arc<ContainerMgr>, mpsc::Sender<RuntimeEvent>) {
+        let (tx, rx) = event_channel();
+        let mgr = ContainerMgr::new(
+            self.rt.clone(),
+            self.images.clone(),
+            self.cfg.clone(),
+            rx,
+            self.bus.clone(),
+        )
+        .await
+        .unwrap();
+        (mgr, tx)
+    }
+}
+
 /// Makes the fake task exit with `code` once it gets `signal` (any signal when `None`),
 /// as a process would.
 fn exit_on_kill(e: &Env, id: &str, signal: Option<u32>, code: u32) {
@@ -402,16 +420,7 @@ async fn restart_of_the_daemon_recovers_state() {
     // While the daemon is down, `gone` exits unseen.
     let _ = e.rt.exit(&gone, 2);
 
-    let (_tx, rx) = event_channel();
-    let mgr2 = ContainerMgr::new(
-        e.rt.clone(),
-        e.images.clone(),
-        e.cfg.clone(),
-        rx,
-        e.bus.clone(),
-    )
-    .await
-    .unwrap();
+    let (mgr2, _events) = e.restarted().await;
     assert_eq!(
         mgr2.get("run").unwrap().meta().state.status,
         Status::Running
@@ -563,16 +572,7 @@ async fn daemon_start_restarts_always_and_unless_stopped() {
         exit_on_kill(&e, id, None, 143);
         e.mgr.stop(id, Some(10)).await.unwrap();
     }
-    let (_tx, rx) = event_channel();
-    let mgr2 = ContainerMgr::new(
-        e.rt.clone(),
-        e.images.clone(),
-        e.cfg.clone(),
-        rx,
-        e.bus.clone(),
-    )
-    .await
-    .unwrap();
+    let (mgr2, _events) = e.restarted().await;
     status_becomes(&mgr2, &always, Status::Running).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
