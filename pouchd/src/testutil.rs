@@ -2,8 +2,8 @@
 //! containerd that records calls and lets a test deliver task exits.
 
 use crate::ctrd::{
-    BlobSource, Descriptor, ExitInfo, ImageRecord, ImageStore, Mount, NewContainer, Runtime,
-    RuntimeEvent, SnapshotDiff, Stdio, TaskInfo, TaskStatus,
+    BlobSource, ContainerRecord, Descriptor, ExitInfo, ImageRecord, ImageStore, Mount,
+    NewContainer, Runtime, RuntimeEvent, SnapshotDiff, Stdio, TaskInfo, TaskStatus,
 };
 use crate::error::{Error, Result};
 use async_trait::async_trait;
@@ -33,6 +33,8 @@ pub struct FakeState {
     /// Leases created and not deleted yet.
     pub leases: std::collections::BTreeSet<String>,
     pub lease_seq: u64,
+    /// When set, each task deletion waits for a permit of it: a slow reap.
+    pub reap_gate: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 impl FakeRuntime {
@@ -68,6 +70,17 @@ impl FakeRuntime {
 
     pub fn has_task(&self, id: &str) -> bool {
         self.st().tasks.contains_key(id)
+    }
+
+    pub fn has_container(&self, id: &str) -> bool {
+        self.st().containers.contains_key(id)
+    }
+
+    /// Makes task deletions wait for permits of the returned gate.
+    pub fn gate_reaps(&self) -> std::sync::Arc<tokio::sync::Semaphore> {
+        let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+        self.st().reap_gate = Some(gate.clone());
+        gate
     }
 
     pub fn has_snapshot(&self, key: &str) -> bool {
@@ -143,7 +156,7 @@ impl Runtime for FakeRuntime {
         self.st().containers.remove(id);
         Ok(())
     }
-    async fn start_task(&self, id: &str, _snapshot_key: &str, _stdio: &Stdio) -> Result<u32> {
+    async fn start_task(&self, id: &str, _rootfs: &[Mount], _stdio: &Stdio) -> Result<u32> {
         let mut st = self.st();
         if let Some(msg) = &st.fail_start {
             return Err(Error::system(msg.clone()));
@@ -171,10 +184,34 @@ impl Runtime for FakeRuntime {
             return Err(Error::not_found(format!("task {id} not found")));
         }
         st.kills.push((id.to_string(), signal));
+        if signal == 9 {
+            // SIGKILL cannot be caught: the task is dead at once; its exit
+            // event is the test's to send (FakeRuntime::exit).
+            if let Some(t) = st.tasks.get_mut(id) {
+                t.status = TaskStatus::Stopped;
+                t.exit_status = 137;
+            }
+        }
         Ok(())
     }
     async fn delete_task(&self, id: &str) -> Result<Option<ExitInfo>> {
-        Ok(self.st().tasks.remove(id).map(|t| ExitInfo {
+        let gate = self.st().reap_gate.clone();
+        if let Some(gate) = gate {
+            if let Ok(permit) = gate.acquire().await {
+                permit.forget();
+            }
+        }
+        let mut st = self.st();
+        if st
+            .tasks
+            .get(id)
+            .is_some_and(|t| t.status != TaskStatus::Stopped)
+        {
+            return Err(Error::conflict(format!(
+                "task {id} must be stopped before deletion"
+            )));
+        }
+        Ok(st.tasks.remove(id).map(|t| ExitInfo {
             exit_status: t.exit_status,
             exited_at: t.exited_at,
         }))
@@ -235,6 +272,22 @@ impl Runtime for FakeRuntime {
             .get(id)
             .map(|t| vec![t.pid])
             .unwrap_or_default())
+    }
+    async fn list_containers(&self) -> Result<Vec<ContainerRecord>> {
+        Ok(self
+            .st()
+            .containers
+            .values()
+            .filter(|c| c.labels.contains_key(crate::ctrd::CONTAINER_LABEL))
+            .map(|c| ContainerRecord {
+                id: c.id.clone(),
+                snapshot_key: c.snapshot_key.clone(),
+            })
+            .collect())
+    }
+    async fn list_container_snapshots(&self) -> Result<Vec<String>> {
+        // Only containers prepare snapshots through the fake.
+        Ok(self.st().snapshots.keys().cloned().collect())
     }
 }
 

@@ -442,21 +442,25 @@ impl TestDaemon {
         );
     }
 
+    /// Runs containerd's own client, `ctr`, on this daemon's containerd and
+    /// namespace.
+    pub fn ctr(&self, args: &[&str]) -> Output {
+        run_with_timeout(
+            Command::new("ctr")
+                .arg("--address")
+                .arg(&self.containerd_sock)
+                .arg("--namespace")
+                .arg(&self.ns)
+                .args(args),
+            None,
+            Duration::from_secs(30),
+        )
+    }
+
     /// Runs containerd's garbage collector synchronously in this daemon's
     /// namespace (`ctr leases delete --sync` of a fresh lease).
     pub fn containerd_gc(&self) {
-        let ctr = |args: &[&str]| {
-            run_with_timeout(
-                Command::new("ctr")
-                    .arg("--address")
-                    .arg(&self.containerd_sock)
-                    .arg("--namespace")
-                    .arg(&self.ns)
-                    .args(args),
-                None,
-                Duration::from_secs(30),
-            )
-        };
+        let ctr = |args: &[&str]| self.ctr(args);
         let created = ctr(&["leases", "create"]);
         assert!(
             created.status.success(),

@@ -1,5 +1,6 @@
 //! pouchd killed with SIGKILL and started again: containers survive it, their
-//! state is recovered, and output written meanwhile is not lost.
+//! state is recovered, output written meanwhile is not lost, and what
+//! removals left in containerd is reclaimed.
 
 use pouch_tests::{wait_for, TestDaemon};
 use std::path::Path;
@@ -219,4 +220,78 @@ fn containerd_is_restarted_when_it_dies_also_after_pouchd_restarts() {
     // And the container is still under control.
     d.docker_ok(&["stop", "-t", "1", "keeper"]);
     assert_eq!(d.inspect_field("keeper", "{{.State.Status}}"), "exited");
+}
+
+/// The container records and the snapshots of `ids` containerd still holds.
+fn held_by_containerd(d: &TestDaemon, ids: &[&str]) -> Vec<String> {
+    let mut held = Vec::new();
+    for (what, args) in [
+        ("container", &["containers", "ls", "-q"][..]),
+        ("snapshot", &["snapshots", "ls"][..]),
+    ] {
+        let listed = d.ctr(args);
+        assert!(listed.status.success(), "ctr {args:?}: {}", listed.stderr);
+        for line in listed.stdout.lines() {
+            let key = line.split_whitespace().next().unwrap_or_default();
+            if ids.contains(&key) {
+                held.push(format!("{what} {key}"));
+            }
+        }
+    }
+    held
+}
+
+fn wait_released(d: &TestDaemon, ids: &[&str]) {
+    wait_for(
+        "containerd to release the removed containers",
+        Duration::from_secs(20),
+        || held_by_containerd(d, ids).is_empty().then_some(()),
+    );
+}
+
+#[test]
+fn removed_containers_leave_nothing_in_containerd() {
+    let Some(d) = TestDaemon::start() else {
+        return;
+    };
+    let auto = d.docker_ok(&["run", "-d", "--rm", "busybox", "true"]);
+    let created = d.docker_ok(&["create", "busybox", "true"]);
+    let forced = d.docker_ok(&["run", "-d", "busybox", "sleep", "1000"]);
+    let ids = [auto.as_str(), created.as_str(), forced.as_str()];
+    assert!(held_by_containerd(&d, &[&forced]).len() == 2);
+    d.docker_ok(&["rm", &created]);
+    d.docker_ok(&["rm", "-f", &forced]);
+    // --rm: gone once it exited; `docker wait` of a removed one is an error.
+    wait_for("the --rm container to go", Duration::from_secs(20), || {
+        d.docker_ok(&["ps", "-aq"]).is_empty().then_some(())
+    });
+    wait_released(&d, &ids);
+}
+
+#[test]
+fn start_reclaims_containers_whose_metadata_is_gone() {
+    let Some(mut d) = TestDaemon::start() else {
+        return;
+    };
+    let created = d.docker_ok(&["create", "busybox", "true"]);
+    let running = d.docker_ok(&["run", "-d", "busybox", "sleep", "1000"]);
+    let kept = d.docker_ok(&["run", "-d", "--name", "kept", "busybox", "sleep", "1000"]);
+    let pid: i32 = d
+        .inspect_field(&running, "{{.State.Pid}}")
+        .parse()
+        .expect("pid");
+    // A daemon killed in a removal, just after the metadata went.
+    d.kill9();
+    for id in [&created, &running] {
+        std::fs::remove_dir_all(d.dir.join("home/containers").join(id)).expect("remove metadata");
+    }
+    d.restart();
+    wait_released(&d, &[&created, &running]);
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "the orphan's process {pid} still runs"
+    );
+    assert_eq!(d.docker_ok(&["ps", "-q", "--no-trunc"]), kept);
+    assert_eq!(held_by_containerd(&d, &[&kept]).len(), 2);
+    d.docker_ok(&["rm", "-f", "kept"]);
 }

@@ -1,17 +1,22 @@
 //! [`Runtime`] on containerd: snapshots, container records and tasks.
 
 use super::client::{timestamp_to_utc, Ctrd};
-use super::{ExitInfo, Mount, NewContainer, Runtime, Stdio, TaskInfo, TaskStatus};
+use super::{
+    ContainerRecord, ExitInfo, Mount, NewContainer, Runtime, Stdio, TaskInfo, TaskStatus,
+    CONTAINER_LABEL, SNAPSHOT_LABEL,
+};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
 use containerd_client::services::v1::container::Runtime as CtrRuntime;
 use containerd_client::services::v1::snapshots::{
-    MountsRequest, PrepareSnapshotRequest, RemoveSnapshotRequest, UsageRequest,
+    ListSnapshotsRequest, MountsRequest, PrepareSnapshotRequest, RemoveSnapshotRequest,
+    UsageRequest,
 };
 use containerd_client::services::v1::{
     CloseIoRequest, Container, CreateContainerRequest, CreateTaskRequest, DeleteContainerRequest,
-    DeleteProcessRequest, DeleteTaskRequest, ExecProcessRequest, KillRequest, ListPidsRequest,
-    ListTasksRequest, PauseTaskRequest, ResizePtyRequest, ResumeTaskRequest, StartRequest,
+    DeleteProcessRequest, DeleteTaskRequest, ExecProcessRequest, KillRequest,
+    ListContainersRequest, ListPidsRequest, ListTasksRequest, PauseTaskRequest, ResizePtyRequest,
+    ResumeTaskRequest, StartRequest,
 };
 use containerd_client::types::v1::Status;
 
@@ -56,6 +61,9 @@ impl Runtime for Ctrd {
             "containerd.io/gc.root".to_string(),
             chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         );
+        // Found again by the start-up sweep should its container's
+        // metadata be gone (a daemon killed during a removal).
+        labels.insert(SNAPSHOT_LABEL.to_string(), key.to_string());
         let req = PrepareSnapshotRequest {
             snapshotter: self.snapshotter.clone(),
             key: key.to_string(),
@@ -138,8 +146,7 @@ impl Runtime for Ctrd {
         not_found_ok(self.containers().delete(req).await.map(|_| ()))
     }
 
-    async fn start_task(&self, id: &str, snapshot_key: &str, stdio: &Stdio) -> Result<u32> {
-        let rootfs = self.snapshot_mounts(snapshot_key).await?;
+    async fn start_task(&self, id: &str, rootfs: &[Mount], stdio: &Stdio) -> Result<u32> {
         let req = CreateTaskRequest {
             container_id: id.to_string(),
             rootfs: rootfs.iter().map(to_proto_mount).collect(),
@@ -151,7 +158,16 @@ impl Runtime for Ctrd {
             options: None,
             runtime_path: String::new(),
         };
-        let created = self.tasks().create(req).await?.into_inner();
+        let created = match self.tasks().create(req.clone()).await {
+            // A stopped task an exit handler left unreaped (its container
+            // was being removed when that removal failed).
+            Err(st) if st.code() == tonic::Code::AlreadyExists => {
+                self.delete_task(id).await?;
+                self.tasks().create(req).await?
+            }
+            r => r?,
+        }
+        .into_inner();
         let start = StartRequest {
             container_id: id.to_string(),
             exec_id: String::new(),
@@ -311,5 +327,39 @@ impl Runtime for Ctrd {
         };
         let resp = self.tasks().list_pids(req).await?.into_inner();
         Ok(resp.processes.into_iter().map(|p| p.pid).collect())
+    }
+
+    async fn list_containers(&self) -> Result<Vec<ContainerRecord>> {
+        let req = ListContainersRequest {
+            filters: vec![format!("labels.\"{CONTAINER_LABEL}\"")],
+        };
+        let resp = self.containers().list(req).await?.into_inner();
+        Ok(resp
+            .containers
+            .into_iter()
+            .filter(|c| c.labels.contains_key(CONTAINER_LABEL))
+            .map(|c| ContainerRecord {
+                id: c.id,
+                snapshot_key: c.snapshot_key,
+            })
+            .collect())
+    }
+
+    async fn list_container_snapshots(&self) -> Result<Vec<String>> {
+        let req = ListSnapshotsRequest {
+            snapshotter: self.snapshotter.clone(),
+            filters: vec![format!("labels.\"{SNAPSHOT_LABEL}\"")],
+        };
+        let mut stream = self.snapshots().list(req).await?.into_inner();
+        let mut keys = Vec::new();
+        while let Some(resp) = stream.message().await? {
+            keys.extend(
+                resp.info
+                    .into_iter()
+                    .filter(|i| i.labels.contains_key(SNAPSHOT_LABEL))
+                    .map(|i| i.name),
+            );
+        }
+        Ok(keys)
     }
 }

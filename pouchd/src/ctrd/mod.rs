@@ -98,6 +98,19 @@ pub struct NewContainer {
     pub labels: HashMap<String, String>,
 }
 
+/// The label of every containerd container record pouchd makes (its value:
+/// the container's name).
+pub const CONTAINER_LABEL: &str = "io.pouch.name";
+/// The label of every writable snapshot pouchd prepares for a container.
+pub const SNAPSHOT_LABEL: &str = "io.pouch.container-rootfs";
+
+/// A container record pouchd made, as containerd lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerRecord {
+    pub id: String,
+    pub snapshot_key: String,
+}
+
 /// Containers and tasks in containerd.
 #[async_trait]
 pub trait Runtime: Send + Sync + 'static {
@@ -114,8 +127,9 @@ pub trait Runtime: Send + Sync + 'static {
     async fn create_container(&self, c: NewContainer) -> Result<()>;
     /// Deletes the container record; a missing one is not an error.
     async fn delete_container(&self, id: &str) -> Result<()>;
-    /// Creates and starts the task of container `id`, returning its pid.
-    async fn start_task(&self, id: &str, snapshot_key: &str, stdio: &Stdio) -> Result<u32>;
+    /// Creates and starts the task of container `id` on the `rootfs` mounts
+    /// (its snapshot's), returning its pid.
+    async fn start_task(&self, id: &str, rootfs: &[Mount], stdio: &Stdio) -> Result<u32>;
     /// Sends `signal` to the task's init process (or all processes).
     async fn kill(&self, id: &str, signal: u32, all: bool) -> Result<()>;
     /// Deletes (reaps) the task, returning its exit status; `None` when there is no task.
@@ -135,6 +149,10 @@ pub trait Runtime: Send + Sync + 'static {
     async fn list_tasks(&self) -> Result<Vec<TaskInfo>>;
     /// Processes of the task (pids).
     async fn task_pids(&self, id: &str) -> Result<Vec<u32>>;
+    /// The container records pouchd made (labelled [`CONTAINER_LABEL`]).
+    async fn list_containers(&self) -> Result<Vec<ContainerRecord>>;
+    /// Keys of the writable snapshots pouchd prepared for containers.
+    async fn list_container_snapshots(&self) -> Result<Vec<String>>;
 }
 
 /// An image record in containerd.

@@ -19,6 +19,7 @@ mod logfile;
 mod logs;
 mod monitor;
 mod pause;
+mod reclaim;
 mod recover;
 mod remove;
 mod rename;
@@ -82,6 +83,7 @@ pub struct ContainerMgr {
     execs: Arc<exec::ExecStore>,
     cfg: ContainerMgrConfig,
     events: Arc<EventBus>,
+    reclaimer: reclaim::Reclaimer,
 }
 
 impl ContainerMgr {
@@ -96,6 +98,7 @@ impl ContainerMgr {
     ) -> Result<Arc<Self>> {
         std::fs::create_dir_all(&cfg.exec_root)?;
         let mgr = Arc::new(ContainerMgr {
+            reclaimer: reclaim::Reclaimer::new(rt.clone(), cfg.exec_root.clone()),
             rt,
             images,
             meta: MetaStore::new(&cfg.root, "config.v1.json")?,
@@ -105,6 +108,7 @@ impl ContainerMgr {
             events: bus,
         });
         mgr.recover().await?;
+        mgr.sweep_orphans().await;
         tokio::spawn(monitor::run(Arc::downgrade(&mgr), events));
         Ok(mgr)
     }

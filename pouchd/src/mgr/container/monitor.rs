@@ -125,7 +125,11 @@ impl ContainerMgr {
             w.running = false;
         });
         self.emit(&c.meta(), "die", &[("exitCode", code.to_string())]);
-        if reaped_first.is_none() {
+        // A container on its way out is reaped by its removal's reclaim, so
+        // that the removal need not wait for the reap.
+        let removal_reaps = !restart
+            && (m.host_config.auto_remove || c.removing.load(std::sync::atomic::Ordering::SeqCst));
+        if reaped_first.is_none() && !removal_reaps {
             if let Err(e) = self.rt.delete_task(&c.id).await {
                 tracing::warn!(id = %c.id, error = %e, "cannot delete exited task");
             }

@@ -4,6 +4,7 @@ use super::state::Status;
 use super::store::Container;
 use super::ContainerMgr;
 use crate::error::{Error, Result};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,13 +40,14 @@ impl ContainerMgr {
                 }
                 c.update(|m| m.manually_stopped = true);
                 if status.is_alive() {
-                    self.rt.kill(&c.id, 9, true).await.or_else(|e| {
-                        if e.is_not_found() {
-                            Ok(())
-                        } else {
-                            Err(e)
+                    // The exit this kill brings leaves the task to the reclaim.
+                    c.removing.store(true, Ordering::SeqCst);
+                    if let Err(e) = self.rt.kill(&c.id, 9, true).await {
+                        if !e.is_not_found() {
+                            c.removing.store(false, Ordering::SeqCst);
+                            return Err(e);
                         }
-                    })?;
+                    }
                     if status == Status::Paused {
                         let _ = self.rt.resume(&c.id).await;
                     }
@@ -55,29 +57,29 @@ impl ContainerMgr {
             }
         }
         if c.meta().state.status.is_alive() {
-            super::stop::wait_stopped(&mut waiter, Some(Duration::from_secs(30))).await?;
+            if let Err(e) =
+                super::stop::wait_stopped(&mut waiter, Some(Duration::from_secs(30))).await
+            {
+                c.removing.store(false, Ordering::SeqCst);
+                return Err(e);
+            }
         }
         let _op = c.op.lock().await;
+        c.removing.store(true, Ordering::SeqCst);
+        let previous = c.meta().state.status;
         c.update(|m| m.state.status = Status::Removing);
-        let cleanup = async {
-            self.rt.delete_task(&c.id).await?;
-            self.rt.delete_container(&c.id).await?;
-            self.rt.remove_snapshot(&c.meta().snapshot_key).await?;
-            Ok::<(), Error>(())
-        }
-        .await;
-        if let Err(e) = cleanup {
-            c.update(|m| {
-                m.state.status = Status::Dead;
-                m.state.error = e.to_string();
-            });
-            let _ = self.save(c).await;
+        // The metadata going is the removal: from here on a daemon restart
+        // no longer knows the container, and its sweep reclaims what
+        // containerd still holds.
+        if let Err(e) = self.meta.remove(&c.id) {
+            c.update(|m| m.state.status = previous);
+            c.removing.store(false, Ordering::SeqCst);
             return Err(e.context(format!("removing container {}", c.id)));
         }
-        let _ = std::fs::remove_dir_all(self.cfg.exec_root.join(&c.id));
-        self.meta.remove(&c.id)?;
         self.containers.remove(&c.id);
         self.exec_forget_container(&c.id);
+        self.reclaimer
+            .reclaim(c.id.clone(), c.meta().snapshot_key.clone());
         c.wait.send_modify(|w| {
             w.removed = true;
             w.running = false;

@@ -186,7 +186,7 @@ impl ContainerMgr {
         let oci = spec::build(&m, &user, &self.cfg.namespace)?;
         let spec_json = serde_json::to_vec(&oci)?;
         let mut labels = std::collections::HashMap::new();
-        labels.insert("io.pouch.name".to_string(), m.name.clone());
+        labels.insert(crate::ctrd::CONTAINER_LABEL.to_string(), m.name.clone());
         self.rt
             .create_container(NewContainer {
                 id: m.id.clone(),
@@ -199,7 +199,7 @@ impl ContainerMgr {
         let fifo_dir = self.cfg.exec_root.join(&m.id);
         let stdio = io::create_fifos(&fifo_dir, m.config.tty, m.config.open_stdin)?;
         let run = io::open_fifos(&stdio)?;
-        let pid = self.rt.start_task(&m.id, &m.snapshot_key, &stdio).await?;
+        let pid = self.rt.start_task(&m.id, &mounts, &stdio).await?;
         let [h, w] = m.host_config.console_size;
         if m.config.tty && h > 0 && w > 0 {
             // The client's terminal size, so the first output is laid out right.

@@ -29,6 +29,9 @@ pub struct Container {
     // Held while the metadata is written, so that of two saves racing on the
     // blocking pool the later write carries the later state.
     pub(super) save_lock: Mutex<()>,
+    /// Set when a removal begins: the exit handler then leaves reaping the
+    /// task to the removal's reclaim instead of making the removal wait.
+    pub(super) removing: std::sync::atomic::AtomicBool,
 }
 
 impl Container {
@@ -45,6 +48,7 @@ impl Container {
             io: Arc::new(ContainerIo::new()),
             meta: Mutex::new(meta),
             op: tokio::sync::Mutex::new(()),
+            removing: Default::default(),
             wait,
             save_lock: Mutex::new(()),
         }

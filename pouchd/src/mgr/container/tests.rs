@@ -300,6 +300,7 @@ async fn remove_needs_force_for_running_containers() {
         137
     );
     assert!(e.mgr.get("victim").is_err());
+    e.mgr.reclaimer.settled().await;
     assert!(!e.rt.has_snapshot(&id));
     // The name is free again.
     e.mgr
@@ -327,6 +328,90 @@ async fn auto_remove_after_exit() {
         0
     );
     assert!(e.mgr.get(&id).is_err());
+}
+
+#[tokio::test]
+async fn removal_does_not_wait_for_the_reap() {
+    let e = env().await;
+    let gate = e.rt.gate_reaps();
+    let hc = HostConfig {
+        auto_remove: true,
+        ..Default::default()
+    };
+    let auto = e.mgr.create(None, config(&["true"]), hc).await.unwrap().id;
+    let forced = e
+        .mgr
+        .create(None, config(&["sleep", "9"]), HostConfig::default())
+        .await
+        .unwrap()
+        .id;
+    let removed = e.mgr.wait(&auto, WaitCondition::Removed).unwrap();
+    e.mgr.start(&auto).await.unwrap();
+    e.mgr.start(&forced).await.unwrap();
+    e.events.send(e.rt.exit(&auto, 0)).await.unwrap();
+    let within = Duration::from_secs(5);
+    assert_eq!(
+        tokio::time::timeout(within, removed)
+            .await
+            .unwrap()
+            .unwrap(),
+        0
+    );
+    exit_on_kill(&e, &forced, None, 137);
+    tokio::time::timeout(within, e.mgr.remove(&forced, true))
+        .await
+        .expect("rm -f waits for no reap")
+        .unwrap();
+    for id in [&auto, &forced] {
+        assert!(e.mgr.get(id).is_err());
+        // Still held by containerd until the (slow) reap is through.
+        assert!(e.rt.has_task(id) && e.rt.has_snapshot(id));
+    }
+    gate.add_permits(2);
+    e.mgr.reclaimer.settled().await;
+    for id in [&auto, &forced] {
+        assert!(!e.rt.has_task(id), "task of {id} reaped");
+        assert!(!e.rt.has_container(id) && !e.rt.has_snapshot(id));
+    }
+}
+
+#[tokio::test]
+async fn start_sweeps_what_removals_left_behind() {
+    let e = env().await;
+    let kept = e
+        .mgr
+        .create(Some("kept"), config(&["sleep", "9"]), HostConfig::default())
+        .await
+        .unwrap()
+        .id;
+    e.mgr.start(&kept).await.unwrap();
+    let created_only = e
+        .mgr
+        .create(None, config(&["true"]), HostConfig::default())
+        .await
+        .unwrap()
+        .id;
+    let ran = e
+        .mgr
+        .create(None, config(&["sleep", "9"]), HostConfig::default())
+        .await
+        .unwrap()
+        .id;
+    e.mgr.start(&ran).await.unwrap();
+    // A daemon killed right after two removals took their metadata: the
+    // record, task and snapshot of one, the snapshot of the other are left.
+    e.mgr.meta.remove(&created_only).unwrap();
+    e.mgr.meta.remove(&ran).unwrap();
+    let (mgr, _tx) = e.restarted().await;
+    mgr.reclaimer.settled().await;
+    assert!(!e.rt.has_snapshot(&created_only));
+    assert!(!e.rt.has_task(&ran) && !e.rt.has_container(&ran) && !e.rt.has_snapshot(&ran));
+    assert!(
+        e.rt.kills().iter().any(|(id, sig)| id == &ran && *sig == 9),
+        "a running orphan is killed"
+    );
+    assert!(e.rt.has_task(&kept) && e.rt.has_container(&kept) && e.rt.has_snapshot(&kept));
+    assert_eq!(mgr.get("kept").unwrap().id, kept);
 }
 
 #[tokio::test]
