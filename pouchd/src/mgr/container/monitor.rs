@@ -130,9 +130,16 @@ impl ContainerMgr {
         let removal_reaps = !restart
             && (m.host_config.auto_remove || c.removing.load(std::sync::atomic::Ordering::SeqCst));
         if reaped_first.is_none() && !removal_reaps {
-            if let Err(e) = self.rt.delete_task(&c.id).await {
-                tracing::warn!(id = %c.id, error = %e, "cannot delete exited task");
-            }
+            // Off the container's lock, so that a `rm` right after `wait`
+            // need not wait for it; a start waits for it (`reap`).
+            let reaping = c.reap.clone().lock_owned().await;
+            let (rt, id) = (self.rt.clone(), c.id.clone());
+            tokio::spawn(async move {
+                if let Err(e) = rt.delete_task(&id).await {
+                    tracing::warn!(id = %id, error = %e, "cannot delete exited task");
+                }
+                drop(reaping);
+            });
         }
         tracing::info!(id = %c.id, code, restart, "container exited");
         drop(op);

@@ -127,6 +127,8 @@ impl ContainerMgr {
 
     /// Starts a task for `c`; the caller holds `c.op`.
     pub(super) async fn start_locked(&self, c: &Arc<Container>) -> Result<()> {
+        // The previous run's task is still being reaped.
+        drop(c.reap.lock().await);
         match self.try_start(c).await {
             Ok(pid) => {
                 c.update(|m| {

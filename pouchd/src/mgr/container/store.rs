@@ -32,6 +32,9 @@ pub struct Container {
     /// Set when a removal begins: the exit handler then leaves reaping the
     /// task to the removal's reclaim instead of making the removal wait.
     pub(super) removing: std::sync::atomic::AtomicBool,
+    /// Held while the exited task is reaped: a new task cannot be created
+    /// before the old one is deleted.
+    pub(super) reap: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Container {
@@ -49,6 +52,7 @@ impl Container {
             meta: Mutex::new(meta),
             op: tokio::sync::Mutex::new(()),
             removing: Default::default(),
+            reap: Default::default(),
             wait,
             save_lock: Mutex::new(()),
         }

@@ -362,17 +362,64 @@ async fn removal_does_not_wait_for_the_reap() {
         .await
         .expect("rm -f waits for no reap")
         .unwrap();
-    for id in [&auto, &forced] {
+    // Nor does `rm` right after an ordinary exit, whose reap is under way.
+    let exited = e
+        .mgr
+        .create(None, config(&["true"]), HostConfig::default())
+        .await
+        .unwrap()
+        .id;
+    e.mgr.start(&exited).await.unwrap();
+    let stopped = e.mgr.wait(&exited, WaitCondition::NotRunning).unwrap();
+    e.events.send(e.rt.exit(&exited, 0)).await.unwrap();
+    tokio::time::timeout(within, stopped)
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::timeout(within, e.mgr.remove(&exited, false))
+        .await
+        .expect("rm waits for no reap")
+        .unwrap();
+    for id in [&auto, &forced, &exited] {
         assert!(e.mgr.get(id).is_err());
         // Still held by containerd until the (slow) reap is through.
         assert!(e.rt.has_task(id) && e.rt.has_snapshot(id));
     }
-    gate.add_permits(2);
+    gate.add_permits(4);
     e.mgr.reclaimer.settled().await;
-    for id in [&auto, &forced] {
+    for id in [&auto, &forced, &exited] {
         assert!(!e.rt.has_task(id), "task of {id} reaped");
         assert!(!e.rt.has_container(id) && !e.rt.has_snapshot(id));
     }
+}
+
+#[tokio::test]
+async fn start_waits_for_the_previous_runs_reap() {
+    let e = env().await;
+    let gate = e.rt.gate_reaps();
+    let id = e
+        .mgr
+        .create(None, config(&["true"]), HostConfig::default())
+        .await
+        .unwrap()
+        .id;
+    e.mgr.start(&id).await.unwrap();
+    let stopped = e.mgr.wait(&id, WaitCondition::NotRunning).unwrap();
+    e.events.send(e.rt.exit(&id, 3)).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), stopped)
+        .await
+        .unwrap()
+        .unwrap();
+    let again = tokio::spawn({
+        let mgr = e.mgr.clone();
+        let id = id.clone();
+        async move { mgr.start(&id).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!again.is_finished(), "start went ahead of the reap");
+    gate.add_permits(1);
+    again.await.unwrap().unwrap();
+    assert_eq!(e.mgr.get(&id).unwrap().meta().state.status, Status::Running);
 }
 
 #[tokio::test]
