@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::process::Command;
 
-async fn timed(cmd: &mut Command, what: &str) -> Result<Duration> {
+pub(super) async fn timed(cmd: &mut Command, what: &str) -> Result<Duration> {
     let t0 = Instant::now();
     let out = cmd
         .output()

@@ -98,6 +98,8 @@ pub const FIGURES: &[Figure] = &[
     detail("exec.create", "exec", "exec create", "ms"),
     detail("exec.start", "exec", "exec start, stream to EOF", "ms"),
     detail("exec.inspect", "exec", "exec inspect", "ms"),
+    detail("exec.ctr_floor", "exec", "ctr task exec true on pouchd's containerd, less ctr start-up", "ms"),
+    detail("exec.unconfined", "exec", "pouchd exec true in a seccomp=unconfined container", "ms"),
     fig("log_write", "logs", "container writes 100 MiB to stdout, 100-byte lines (start..wait)", "s", RatioLe(0.5)),
     detail("log_write.cpu", "logs", "daemon CPU time while writing", "s"),
     fig("logs_read", "logs", "GET /containers/{id}/logs of those 100 MiB", "s", RatioLe(0.1)),
