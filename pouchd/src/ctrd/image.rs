@@ -24,7 +24,7 @@ use tokio::io::AsyncReadExt;
 
 const CHUNK: usize = 1 << 20;
 /// Bytes of a download sent to containerd per Write message.
-const STREAM_BATCH: usize = 256 << 10;
+const STREAM_BATCH: usize = 1 << 20;
 
 fn to_proto_desc(d: &Descriptor) -> containerd_client::types::Descriptor {
     containerd_client::types::Descriptor {
