@@ -85,6 +85,7 @@ pub async fn run(ctx: &mut Ctx) -> Result<()> {
             ctx.rec.add("list_rps_100", i, v);
 
             let ids = &ids;
+            let t0 = std::time::Instant::now();
             let (took, _) = fan_out(&d.sock, AT_A_TIME, N, |mut c, k| async move {
                 stop(&mut c, &ids[k]).await?;
                 remove(&mut c, &ids[k], false).await?;
@@ -93,6 +94,17 @@ pub async fn run(ctx: &mut Ctx) -> Result<()> {
             .await
             .with_context(|| format!("{}: stop+remove", d.name()))?;
             ctx.rec.add("stop_remove_100", i, took.as_secs_f64());
+            // pouchd answers a removal before containerd has reaped the task
+            // (it finishes in the background): until every shim is gone, so
+            // the next figure starts on a quiet daemon and the cost shows.
+            while !d.shims().is_empty() {
+                if t0.elapsed() > Duration::from_secs(120) {
+                    bail!("{}: shims left 120 s after stop+remove", d.name());
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            ctx.rec
+                .add("stop_remove_100.settled", i, t0.elapsed().as_secs_f64());
         }
     }
     ctx.rec.note(

@@ -85,6 +85,7 @@ pub const FIGURES: &[Figure] = &[
     detail("create_start_100.cpu", "bulk", "daemon CPU time", "s"),
     detail("create_start_100.containerd_cpu", "bulk", "its containerd's CPU time", "s"),
     fig("stop_remove_100", "bulk", "stop+remove 100 containers, 16 at a time", "s", RatioLe(1.0)),
+    detail("stop_remove_100.settled", "bulk", "until the last shim exited", "s"),
     fig("list_500", "list", "GET /containers/json?all=1, 500 containers", "ms", RatioLe(0.3)),
     fig("ping_rps", "http", "GET /_ping, 4 connections", "req/s", RatioGe(1.5)),
     fig("version_rps", "http", "GET /version, 4 connections", "req/s", RatioGe(20.0)),
