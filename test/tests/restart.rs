@@ -222,9 +222,27 @@ fn containerd_is_restarted_when_it_dies_also_after_pouchd_restarts() {
     assert_eq!(d.inspect_field("keeper", "{{.State.Status}}"), "exited");
 }
 
-/// The container records and the snapshots of `ids` containerd still holds.
+/// The container records, snapshots and shims of `ids` containerd still holds.
 fn held_by_containerd(d: &TestDaemon, ids: &[&str]) -> Vec<String> {
     let mut held = Vec::new();
+    for p in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let cmdline = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if !args
+            .first()
+            .is_some_and(|a| a.ends_with("containerd-shim-runc-v2"))
+        {
+            continue;
+        }
+        if let Some(w) = args.windows(2).find(|w| w[0] == "-id") {
+            if ids.contains(&w[1].as_str()) {
+                held.push(format!("shim of {}", w[1]));
+            }
+        }
+    }
     for (what, args) in [
         ("container", &["containers", "ls", "-q"][..]),
         ("snapshot", &["snapshots", "ls"][..]),
@@ -257,8 +275,29 @@ fn removed_containers_leave_nothing_in_containerd() {
     let auto = d.docker_ok(&["run", "-d", "--rm", "busybox", "true"]);
     let created = d.docker_ok(&["create", "busybox", "true"]);
     let forced = d.docker_ok(&["run", "-d", "busybox", "sleep", "1000"]);
-    let ids = [auto.as_str(), created.as_str(), forced.as_str()];
-    assert!(held_by_containerd(&d, &[&forced]).len() == 2);
+    // `rm` right after `stop`, while the exit's reap may still run; several
+    // at once, as a loaded daemon sees them.
+    let stopped: Vec<String> = (0..12)
+        .map(|_| d.docker_ok(&["run", "-d", "busybox", "sleep", "1000"]))
+        .collect();
+    std::thread::scope(|s| {
+        for id in &stopped {
+            let d = &d;
+            s.spawn(move || {
+                let r = d.post(&format!("/containers/{id}/stop?t=0"));
+                assert_eq!(r.status, 204, "stop: {}", r.text());
+                let r = d.delete(&format!("/containers/{id}"));
+                assert_eq!(r.status, 204, "rm: {}", r.text());
+            });
+        }
+    });
+    let mut ids = vec![auto.as_str(), created.as_str(), forced.as_str()];
+    ids.extend(stopped.iter().map(String::as_str));
+    assert_eq!(
+        held_by_containerd(&d, &[&forced]).len(),
+        3,
+        "record, snapshot, shim"
+    );
     d.docker_ok(&["rm", &created]);
     d.docker_ok(&["rm", "-f", &forced]);
     // --rm: gone once it exited; `docker wait` of a removed one is an error.
@@ -292,6 +331,6 @@ fn start_reclaims_containers_whose_metadata_is_gone() {
         "the orphan's process {pid} still runs"
     );
     assert_eq!(d.docker_ok(&["ps", "-q", "--no-trunc"]), kept);
-    assert_eq!(held_by_containerd(&d, &[&kept]).len(), 2);
+    assert_eq!(held_by_containerd(&d, &[&kept]).len(), 3);
     d.docker_ok(&["rm", "-f", "kept"]);
 }

@@ -40,11 +40,21 @@ impl Reclaimer {
     }
 
     /// Releases, in the background, container `id`'s task and record and the
-    /// snapshot `snapshot_key`.
-    pub(super) fn reclaim(&self, id: String, snapshot_key: String) {
+    /// snapshot `snapshot_key`; after the reap under way, if `reap` is held
+    /// (two concurrent deletes of one task make the shim's connection close
+    /// under one of them, and containerd loses track of the shim).
+    pub(super) fn reclaim(
+        &self,
+        id: String,
+        snapshot_key: String,
+        reap: Option<Arc<tokio::sync::Mutex<()>>>,
+    ) {
         let rt = self.rt.clone();
         let fifo_dir = self.fifo_root.join(&id);
         self.running.spawn(async move {
+            if let Some(reap) = reap {
+                drop(reap.lock().await);
+            }
             let mut delay = FIRST_RETRY;
             for attempt in 1..=ATTEMPTS {
                 match release(&*rt, &id, &snapshot_key).await {
@@ -112,7 +122,7 @@ impl ContainerMgr {
                 for r in records.into_iter().filter(|r| !known.contains(&r.id)) {
                     tracing::info!(id = %r.id, "reclaiming a container removed while the daemon was down");
                     claimed.insert(r.snapshot_key.clone());
-                    self.reclaimer.reclaim(r.id, r.snapshot_key);
+                    self.reclaimer.reclaim(r.id, r.snapshot_key, None);
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot list containerd's containers to sweep"),
@@ -125,7 +135,7 @@ impl ContainerMgr {
                 {
                     tracing::info!(snapshot = %key, "reclaiming the snapshot of a removed container");
                     // Container snapshots are keyed by their container's ID.
-                    self.reclaimer.reclaim(key.clone(), key);
+                    self.reclaimer.reclaim(key.clone(), key, None);
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot list container snapshots to sweep"),

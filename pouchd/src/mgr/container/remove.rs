@@ -78,8 +78,11 @@ impl ContainerMgr {
         }
         self.containers.remove(&c.id);
         self.exec_forget_container(&c.id);
-        self.reclaimer
-            .reclaim(c.id.clone(), c.meta().snapshot_key.clone());
+        self.reclaimer.reclaim(
+            c.id.clone(),
+            c.meta().snapshot_key.clone(),
+            Some(c.reap.clone()),
+        );
         c.wait.send_modify(|w| {
             w.removed = true;
             w.running = false;
