@@ -35,6 +35,8 @@ pub struct FakeState {
     pub lease_seq: u64,
     /// When set, each task deletion waits for a permit of it: a slow reap.
     pub reap_gate: Option<std::sync::Arc<tokio::sync::Semaphore>>,
+    /// Unpacked layer (chain ID) → its size.
+    pub unpacked: HashMap<String, u64>,
 }
 
 impl FakeRuntime {
@@ -337,13 +339,28 @@ impl ImageStore for FakeRuntime {
     async fn has_blob(&self, digest: &str) -> Result<bool> {
         Ok(self.st().blobs.contains_key(digest))
     }
+    /// Unpacked layers take 1000 bytes more than their blobs, so that
+    /// tests can tell the two sizes apart.
     async fn unpack(
         &self,
         _lease: &str,
-        _layers: &[Descriptor],
+        layers: &[Descriptor],
         diff_ids: &[String],
     ) -> Result<String> {
-        Ok(crate::ctrd::chain_ids(diff_ids).pop().unwrap_or_default())
+        let chains = crate::ctrd::chain_ids(diff_ids);
+        let mut st = self.st();
+        for (chain, layer) in chains.iter().zip(layers) {
+            st.unpacked
+                .insert(chain.clone(), layer.size.max(0) as u64 + 1000);
+        }
+        Ok(chains.last().cloned().unwrap_or_default())
+    }
+    async fn layer_usage(&self, chain_id: &str) -> Result<u64> {
+        self.st()
+            .unpacked
+            .get(chain_id)
+            .copied()
+            .ok_or_else(|| Error::not_found(format!("snapshot {chain_id} not found")))
     }
     /// A made-up gzip layer named after the snapshot, stored as a blob.
     async fn diff_snapshot(&self, _lease: &str, key: &str) -> Result<SnapshotDiff> {

@@ -4,7 +4,7 @@
 use pouch_tests::images::{
     image_exists as exists, image_id, load_archive as load, simple_image as simple,
 };
-use pouch_tests::tarball::{image_archive, TarBuilder};
+use pouch_tests::tarball::image_archive;
 use pouch_tests::{run_with_timeout, Options, TestDaemon};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -245,10 +245,6 @@ fn history_through_cli_and_api() {
         ),
     );
     let id = image_id(&d, "hist:1");
-    let sizes: Vec<i64> = layers
-        .iter()
-        .map(|(f, c)| TarBuilder::new().file(f, c.as_bytes()).finish().len() as i64)
-        .collect();
 
     let h = d.get_ok("/v1.41/images/hist:1/history");
     assert_eq!(h.status, 200, "{}", h.text());
@@ -259,8 +255,12 @@ fn history_through_cli_and_api() {
         .map(|i| i["CreatedBy"].as_str().unwrap())
         .collect();
     assert_eq!(by, ["CMD [\"/hello\"]", "RUN b", "ENV x=1", "ADD a"]);
+    // Sizes of the unpacked layers, as containerd measures them (disk
+    // usage), which is what Docker's containerd image store shows too; steps
+    // that made no layer show 0.
     let got: Vec<i64> = items.iter().map(|i| i["Size"].as_i64().unwrap()).collect();
-    assert_eq!(got, [0, sizes[1], 0, sizes[0]]);
+    assert_eq!((got[0], got[2]), (0, 0), "{got:?}");
+    assert!(got[1] >= 3000 && got[3] >= 1, "{got:?}");
     assert_eq!(items[0]["Id"], id.as_str());
     assert_eq!(items[0]["Tags"], json!(["hist:1"]));
     assert_eq!(items[0]["Created"], 1704067380);

@@ -141,6 +141,12 @@ pub(super) const TEMPORARY_LEASE: &str = "pouchd.io/temporary";
 
 #[async_trait]
 impl ImageStore for Ctrd {
+    async fn layer_usage(&self, chain_id: &str) -> Result<u64> {
+        // A committed overlay snapshot's usage was measured at its commit:
+        // this is a metadata read, not a walk of the layer.
+        super::Runtime::snapshot_usage(self, chain_id).await
+    }
+
     async fn lease_create(&self) -> Result<String> {
         let id = format!("pouchd-{}", rand_suffix());
         // No gc.expire: containerd cannot renew a lease, and a pull or load

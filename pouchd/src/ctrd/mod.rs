@@ -240,6 +240,8 @@ pub trait ImageStore: Send + Sync + 'static {
         layers: &[Descriptor],
         diff_ids: &[String],
     ) -> Result<String>;
+    /// Bytes the unpacked layer `chain_id` (a committed snapshot) takes.
+    async fn layer_usage(&self, chain_id: &str) -> Result<u64>;
     /// Writes the changes of the (active) snapshot `key` over its parent as
     /// a gzip layer into the content store under `lease`; returns the layer
     /// and its diff ID (sha256 of the uncompressed tar).

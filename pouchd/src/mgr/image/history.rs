@@ -12,9 +12,7 @@ impl ImageMgr {
     /// The history of image `name`.
     pub async fn history(&self, name: &str) -> Result<Vec<HistoryResponseItem>> {
         let img = self.get(name)?;
-        let layers = self.manifest_layers(&img).await?;
-        let sizes: Vec<i64> = layers.iter().map(|l| l.size).collect();
-        build_history(&img, &sizes)
+        build_history(&img, &img.layer_sizes)
     }
 }
 
@@ -80,6 +78,7 @@ mod tests {
                 ..Default::default()
             },
             top_chain: String::new(),
+            layer_sizes: Vec::new(),
             size: 0,
             created: None,
         }

@@ -51,7 +51,10 @@ pub struct Image {
     pub config: ImageConfigFile,
     /// Chain ID of the top layer: the parent of containers' snapshots.
     pub top_chain: String,
-    /// Sum of the layer blob sizes.
+    /// Bytes of each layer, base first: unpacked, as Docker shows them
+    /// (the blob's size for a layer not unpacked here).
+    pub layer_sizes: Vec<i64>,
+    /// Sum of `layer_sizes`.
     pub size: i64,
     pub created: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -190,12 +193,22 @@ impl ImageMgr {
         let raw_cfg = self.store.read_blob(&m.config.digest).await?;
         let config: ImageConfigFile = serde_json::from_slice(&raw_cfg)
             .map_err(|e| Error::system(format!("image config {}: {e}", m.config.digest)))?;
+        let chains = chain_ids(&config.rootfs.diff_ids);
+        let mut layer_sizes = Vec::with_capacity(m.layers.len());
+        for (i, l) in m.layers.iter().enumerate() {
+            let unpacked = match chains.get(i) {
+                Some(chain) => self.store.layer_usage(chain).await.ok(),
+                None => None,
+            };
+            layer_sizes.push(unpacked.map_or(l.size, |u| u as i64));
+        }
         Ok(Image {
             id: m.config.digest,
             refs: BTreeSet::new(),
             manifest: manifest.clone(),
-            top_chain: chain_ids(&config.rootfs.diff_ids).pop().unwrap_or_default(),
-            size: m.layers.iter().map(|l| l.size).sum(),
+            top_chain: chains.last().cloned().unwrap_or_default(),
+            size: layer_sizes.iter().sum(),
+            layer_sizes,
             created: config
                 .created
                 .as_deref()

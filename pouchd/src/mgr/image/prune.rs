@@ -311,6 +311,7 @@ mod tests {
                 ..Default::default()
             },
             top_chain: String::new(),
+            layer_sizes: Vec::new(),
             size: 0,
             created: created.map(|c| c.parse().unwrap()),
         }

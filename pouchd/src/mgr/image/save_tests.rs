@@ -1,5 +1,6 @@
 //! Save against the fake content store: what goes in comes back out of our
-//! own archive reader, and the tar itself is well formed.
+//! own archive reader, and the tar itself is well formed. Also the sizes a
+//! loaded image reports.
 
 use super::*;
 use crate::mgr::image::archive;
@@ -276,4 +277,27 @@ async fn missing_layer_content_fails_before_any_byte() {
     let err = e.mgr.save(&["busybox".to_string()]).await.err().unwrap();
     assert!(err.to_string().contains("missing"), "{err}");
     assert!(e.rt.state.lock().unwrap().leases.is_empty());
+}
+
+#[tokio::test]
+async fn sizes_are_those_of_the_unpacked_layers() {
+    let e = env().await;
+    load(&e, "busybox:latest", "one").await;
+    let img = e.mgr.get("busybox").unwrap();
+    let blobs: Vec<i64> = e
+        .mgr
+        .manifest_layers(&img)
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| l.size)
+        .collect();
+    // The fake's unpacked layers are 1000 bytes larger than their blobs.
+    let unpacked: Vec<i64> = blobs.iter().map(|s| s + 1000).collect();
+    assert_eq!(img.layer_sizes, unpacked);
+    assert_eq!(img.size, unpacked.iter().sum::<i64>());
+    // Without the unpacked layers (snapshots gone), the blob sizes.
+    e.rt.state.lock().unwrap().unpacked.clear();
+    let read = e.mgr.read_image(&img.manifest).await.unwrap();
+    assert_eq!(read.layer_sizes, blobs);
 }
