@@ -18,6 +18,7 @@ mod list;
 mod logfile;
 mod logs;
 mod monitor;
+mod network;
 mod pause;
 mod recover;
 mod remove;
@@ -54,6 +55,7 @@ use crate::ctrd::{Runtime, RuntimeEvent};
 use crate::error::{Error, Result};
 use crate::mgr::events::EventBus;
 use crate::mgr::image::ImageMgr;
+use crate::mgr::network::Network;
 use crate::store::MetaStore;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -82,6 +84,9 @@ pub struct ContainerMgr {
     execs: Arc<exec::ExecStore>,
     cfg: ContainerMgrConfig,
     events: Arc<EventBus>,
+    net: Arc<dyn Network>,
+    /// Serialises choosing host ports (tokio: held across the CNI calls).
+    net_lock: tokio::sync::Mutex<()>,
 }
 
 impl ContainerMgr {
@@ -90,6 +95,7 @@ impl ContainerMgr {
     pub async fn new(
         rt: Arc<dyn Runtime>,
         images: Arc<ImageMgr>,
+        net: Arc<dyn Network>,
         cfg: ContainerMgrConfig,
         events: tokio::sync::mpsc::Receiver<RuntimeEvent>,
         bus: Arc<EventBus>,
@@ -103,6 +109,8 @@ impl ContainerMgr {
             execs: Default::default(),
             cfg,
             events: bus,
+            net,
+            net_lock: Default::default(),
         });
         mgr.recover().await?;
         tokio::spawn(monitor::run(Arc::downgrade(&mgr), events));
@@ -121,6 +129,10 @@ impl ContainerMgr {
 
     pub fn image_mgr(&self) -> &ImageMgr {
         &self.images
+    }
+
+    pub fn network(&self) -> &dyn Network {
+        self.net.as_ref()
     }
 
     /// Bytes in the container's writable layer, and with the image's.

@@ -74,6 +74,7 @@ impl ContainerMgr {
             let _ = self.save(c).await;
             return Err(e.context(format!("removing container {}", c.id)));
         }
+        self.release_network(c).await;
         let _ = std::fs::remove_dir_all(self.cfg.exec_root.join(&c.id));
         self.meta.remove(&c.id)?;
         self.containers.remove(&c.id);

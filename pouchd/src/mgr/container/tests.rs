@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::error::Error;
-use crate::testutil::{event_channel, FakeRuntime};
+use crate::testutil::{event_channel, FakeNetwork, FakeRuntime};
 use pouch_api::container::{Config, HostConfig, RestartPolicy};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 struct Env {
     _dir: tempfile::TempDir,
     rt: Arc<FakeRuntime>,
+    net: Arc<FakeNetwork>,
     mgr: Arc<ContainerMgr>,
     events: mpsc::Sender<RuntimeEvent>,
     cfg: ContainerMgrConfig,
@@ -41,12 +42,21 @@ async fn env() -> Env {
         log_config: Default::default(),
     };
     let (tx, rx) = event_channel();
-    let mgr = ContainerMgr::new(rt.clone(), images.clone(), cfg.clone(), rx, bus.clone())
-        .await
-        .unwrap();
+    let net = Arc::new(FakeNetwork::default());
+    let mgr = ContainerMgr::new(
+        rt.clone(),
+        images.clone(),
+        net.clone(),
+        cfg.clone(),
+        rx,
+        bus.clone(),
+    )
+    .await
+    .unwrap();
     Env {
         _dir: dir,
         rt,
+        net,
         mgr,
         events: tx,
         cfg,
@@ -63,6 +73,7 @@ impl Env {
         let mgr = ContainerMgr::new(
             self.rt.clone(),
             self.images.clone(),
+            self.net.clone(),
             self.cfg.clone(),
             rx,
             self.bus.clone(),
