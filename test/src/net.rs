@@ -107,7 +107,18 @@ fn run(cmd: &str, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Runs `script` (a nat table batch) in two batches, deletions of chains
+/// last: iptables-nft refuses to delete a chain whose last reference goes
+/// in the same batch.
 fn restore(script: &str) {
+    let (x, rest): (Vec<&str>, Vec<&str>) = script.lines().partition(|l| l.starts_with("-X "));
+    restore_batch(&(rest.join("\n") + "\n"));
+    if !x.is_empty() {
+        restore_batch(&format!("*nat\n{}\nCOMMIT\n", x.join("\n")));
+    }
+}
+
+fn restore_batch(script: &str) {
     let child = Command::new("iptables-restore")
         .arg("--noflush")
         .arg("--wait")

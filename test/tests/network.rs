@@ -459,3 +459,37 @@ fn daemon_crash_releases_stopped_and_keeps_running() {
     }
     assert_released(&d);
 }
+
+/// The harness's own cleanup: a daemon dropped with a publishing container
+/// still running leaves no bridge, rule or chain of its network behind.
+#[test]
+fn harness_cleanup_removes_a_daemons_network() {
+    let Some(d) = TestDaemon::start() else { return };
+    let port = free_port();
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let bridge = d.net.bridge.clone();
+    let rules = rules_of(&bridge);
+    assert!(rules.len() >= 2, "{rules:?}");
+    let chains: Vec<String> = rules
+        .iter()
+        .filter_map(|r| r.split(" -j ").nth(1))
+        .filter(|c| c.starts_with("CNI-") && !c.starts_with("CNI-HOSTPORT-"))
+        .map(|c| c.trim().to_string())
+        .collect();
+    assert!(!chains.is_empty(), "{rules:?}");
+    drop(d);
+    assert!(!link_exists(&bridge), "bridge {bridge} left");
+    assert_eq!(rules_of(&bridge), Vec::<String>::new());
+    let nat = pouch_tests::net::nat_rules();
+    for c in chains {
+        assert!(!nat.contains(&format!(":{c} ")), "chain {c} left: {nat}");
+    }
+}
