@@ -493,3 +493,30 @@ fn harness_cleanup_removes_a_daemons_network() {
         assert!(!nat.contains(&format!(":{c} ")), "chain {c} left: {nat}");
     }
 }
+
+#[test]
+fn pouch_run_publishes_a_port() {
+    let Some(d) = TestDaemon::start() else { return };
+    let port = free_port();
+    d.pouch_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "pweb",
+        "-e",
+        "TEXT=from-pouch",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        SERVE,
+    ]);
+    fetch(port, "from-pouch");
+    assert_eq!(
+        d.pouch_ok(&["port", "pweb", "80"]),
+        format!("127.0.0.1:{port}")
+    );
+    d.pouch_ok(&["rm", "-f", "pweb"]);
+    assert_released(&d);
+}

@@ -190,4 +190,6 @@ impl ContainerMgr {
 pub use store::Container;
 
 #[cfg(test)]
+mod network_tests;
+#[cfg(test)]
 mod tests;

@@ -27,8 +27,13 @@ impl ContainerMgr {
         }
         let requests = ports::requests(&m.host_config, &m.config.exposed_ports)?;
         // Held from choosing host ports until they are in the metadata, so
-        // two starts cannot pick the same port.
-        let _ports = self.net_lock.lock().await;
+        // two starts cannot pick the same port; starts without ports need
+        // not wait for each other.
+        let _ports = if requests.is_empty() {
+            None
+        } else {
+            Some(self.net_lock.lock().await)
+        };
         let taken: Vec<PortMapping> = self
             .all()
             .iter()

@@ -159,10 +159,11 @@ impl NetworkMgr {
     /// container reaching itself through a published port) with
     /// host-local IPAM, then portmap. The CNI network is named after the
     /// bridge, so daemons with different bridges never share leases or
-    /// iptables chains.
-    fn conflist(&self) -> Value {
+    /// iptables chains. Without ports, portmap is left out: it would only
+    /// cost a few iptables runs on every start and exit.
+    fn conflist(&self, portmap: bool) -> Value {
         let b = &self.bridge;
-        json!({
+        let mut list = json!({
             "cniVersion": cni::CNI_VERSION,
             "name": b.name,
             "plugins": [
@@ -185,7 +186,13 @@ impl NetworkMgr {
                     "capabilities": {"portMappings": true}
                 }
             ]
-        })
+        });
+        if !portmap {
+            if let Some(plugins) = list["plugins"].as_array_mut() {
+                plugins.truncate(1);
+            }
+        }
+        list
     }
 
     fn runtime_config(ports: &[PortMapping]) -> Value {
@@ -219,10 +226,16 @@ impl NetworkMgr {
             ifname: IFNAME,
         };
         self.plugins
-            .add_list(&self.conflist(), t, &Self::runtime_config(ports))
+            .add_list(
+                &self.conflist(!ports.is_empty()),
+                t,
+                &Self::runtime_config(ports),
+            )
             .await
     }
 
+    /// DEL; `prev` (the ADD's result) also says which plugins ran: without
+    /// it, portmap runs whatever `ports` says.
     async fn del(
         &self,
         id: &str,
@@ -230,13 +243,19 @@ impl NetworkMgr {
         ports: &[PortMapping],
         prev: Option<&Value>,
     ) -> Result<()> {
+        let portmap = prev.is_none() || !ports.is_empty();
         let t = cni::Target {
             container_id: id,
             netns: ns,
             ifname: IFNAME,
         };
         self.plugins
-            .del_list(&self.conflist(), t, &Self::runtime_config(ports), prev)
+            .del_list(
+                &self.conflist(portmap),
+                t,
+                &Self::runtime_config(ports),
+                prev,
+            )
             .await
     }
 
@@ -359,7 +378,9 @@ mod tests {
             "/usr/lib/cni",
             dir.path(),
         );
-        let c = m.conflist();
+        assert_eq!(m.conflist(false)["plugins"].as_array().unwrap().len(), 1);
+        let c = m.conflist(true);
+        assert_eq!(c["plugins"][1]["type"], "portmap");
         assert_eq!(c["name"], "pt0");
         assert_eq!(c["plugins"][0]["bridge"], "pt0");
         assert_eq!(
