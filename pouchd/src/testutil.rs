@@ -403,6 +403,7 @@ impl crate::mgr::network::Network for FakeNetwork {
             network_id: "fakenet".into(),
             endpoint_id: format!("ep{n}"),
             bridge: "fake0".into(),
+            sandbox_id: format!("sb{n}"),
             sandbox_key: format!("/fake/netns/{id}"),
             ip_address: format!("10.88.0.{}", n + 1),
             ip_prefix_len: 16,

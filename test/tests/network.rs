@@ -107,6 +107,7 @@ fn bridge_addresses_and_peers() {
         f("{{len .NetworkSettings.Networks.bridge.EndpointID}}"),
         "64"
     );
+    assert_eq!(f("{{len .NetworkSettings.SandboxID}}"), "64");
     let sandbox = f("{{.NetworkSettings.SandboxKey}}");
     assert!(std::path::Path::new(&sandbox).exists(), "{sandbox}");
 
@@ -260,8 +261,15 @@ fn docker_run_publishes_a_port_on_localhost() {
     let all = d.docker_ok(&["port", "all"]);
     assert!(all.starts_with("7000/tcp -> 0.0.0.0:"), "{all}");
 
-    // Stopped: nothing published, nothing left.
+    // Stopped: nothing published, nothing left; still on the bridge network.
+    let net_id = d.inspect_field("web", "{{.NetworkSettings.Networks.bridge.NetworkID}}");
     d.docker_ok(&["stop", "-t", "1", "web"]);
+    assert_eq!(
+        d.inspect_field("web", "{{.NetworkSettings.Networks.bridge.NetworkID}}"),
+        net_id
+    );
+    let listed = d.docker_ok(&["network", "inspect", "-f", "{{.Id}}", "bridge"]);
+    assert_eq!(listed, net_id);
     assert_eq!(
         d.inspect_field("web", "{{json .NetworkSettings.Ports}}"),
         "{}"

@@ -84,6 +84,16 @@ fn networks(m: &ContainerMeta) -> HashMap<String, EndpointSettings> {
     n
 }
 
+/// Sets the ID of the built-in network a container is on where no run
+/// recorded one (a container that does not run), as Docker always shows it.
+pub fn fill_network_ids(networks: &mut HashMap<String, EndpointSettings>, bridge: &str) {
+    for (name, ep) in networks.iter_mut() {
+        if ep.network_id.is_empty() {
+            ep.network_id = crate::mgr::network::network_id(name, bridge);
+        }
+    }
+}
+
 /// `NetworkSettings`: the top-level fields describe the default bridge, as
 /// Docker's do; all empty while the container does not run.
 fn network_settings(m: &ContainerMeta) -> NetworkSettings {
@@ -93,7 +103,7 @@ fn network_settings(m: &ContainerMeta) -> NetworkSettings {
     };
     if let Some(e) = &m.network {
         s.bridge = e.bridge.clone();
-        s.sandbox_id = e.endpoint_id.clone();
+        s.sandbox_id = e.sandbox_id.clone();
         s.sandbox_key = e.sandbox_key.clone();
         s.ports = ports::port_map(&m.config.exposed_ports, &e.ports);
         s.endpoint_id = e.endpoint_id.clone();

@@ -32,6 +32,8 @@ pub struct Endpoint {
     pub endpoint_id: String,
     /// The Linux bridge.
     pub bridge: String,
+    /// Docker's `SandboxID`: names this run's namespace.
+    pub sandbox_id: String,
     /// The namespace file (Docker's `SandboxKey`).
     pub sandbox_key: String,
     pub ip_address: String,
@@ -311,6 +313,7 @@ impl Network for NetworkMgr {
             network_id: network_id("bridge", &self.bridge.name),
             endpoint_id: hex::encode(rand::random::<[u8; 32]>()),
             bridge: self.bridge.name.clone(),
+            sandbox_id: hex::encode(rand::random::<[u8; 32]>()),
             sandbox_key: path.to_string_lossy().into_owned(),
             ip_address: a.ip,
             ip_prefix_len: a.prefix_len,
