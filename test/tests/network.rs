@@ -263,7 +263,17 @@ fn docker_run_publishes_a_port_on_localhost() {
 
     // Stopped: nothing published, nothing left; still on the bridge network.
     let net_id = d.inspect_field("web", "{{.NetworkSettings.Networks.bridge.NetworkID}}");
+    let web_ip = ip_of(&d, "web");
     d.docker_ok(&["stop", "-t", "1", "web"]);
+    // Gone by the time stop returns, as with Docker.
+    let rules = rules_of(&d.net.bridge);
+    assert!(
+        !rules
+            .iter()
+            .any(|r| r.contains(&format!("{web_ip}/32")) || r.contains(&id)),
+        "{rules:?}"
+    );
+    assert!(!netns_files(&d).contains(&id));
     assert_eq!(
         d.inspect_field("web", "{{.NetworkSettings.Networks.bridge.NetworkID}}"),
         net_id
@@ -524,6 +534,10 @@ fn pouch_run_publishes_a_port() {
     assert_eq!(
         d.pouch_ok(&["port", "pweb", "80"]),
         format!("127.0.0.1:{port}")
+    );
+    assert_eq!(
+        d.pouch_ok(&["ps", "--format", "{{.Ports}}"]),
+        format!("127.0.0.1:{port}->80/tcp")
     );
     d.pouch_ok(&["rm", "-f", "pweb"]);
     assert_released(&d);
