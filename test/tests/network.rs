@@ -542,3 +542,40 @@ fn pouch_run_publishes_a_port() {
     d.pouch_ok(&["rm", "-f", "pweb"]);
     assert_released(&d);
 }
+
+#[test]
+fn restart_policy_runs_get_a_fresh_network_without_leaks() {
+    let Some(d) = TestDaemon::start() else { return };
+    let port = free_port();
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "always",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1; exit 3",
+    ]);
+    wait_for("two restarts", Duration::from_secs(30), || {
+        let n: u32 = d.inspect_field("flaky", "{{.RestartCount}}").parse().ok()?;
+        (n >= 2 && d.inspect_field("flaky", "{{.State.Running}}") == "true").then_some(())
+    });
+    assert!(ip_of(&d, "flaky").starts_with(&d.net.prefix()));
+    assert_eq!(
+        bridge_ports(&d.net.bridge).len(),
+        1,
+        "one veth, not one per run"
+    );
+    assert_eq!(netns_files(&d).len(), 1);
+    assert_eq!(
+        d.docker_ok(&["port", "flaky"]),
+        format!("80/tcp -> 127.0.0.1:{port}")
+    );
+    d.docker_ok(&["rm", "-f", "flaky"]);
+    assert_released(&d);
+}
