@@ -14,6 +14,7 @@ pub mod exec;
 pub mod filters;
 pub mod image;
 pub mod message;
+pub mod network;
 pub mod stats;
 pub mod system;
 

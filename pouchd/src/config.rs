@@ -53,6 +53,16 @@ pub struct Flags {
     /// /etc/docker/certs.d).
     #[arg(long = "registry-certs-dir")]
     pub registry_certs_dir: Option<PathBuf>,
+    /// Linux bridge of the default `bridge` network (at most 15 characters).
+    #[arg(long = "bridge-name", alias = "bridge")]
+    pub bridge_name: Option<String>,
+    /// The bridge's address and prefix, which sets the containers' subnet
+    /// (Docker's `--bip`, e.g. 172.31.0.1/16).
+    #[arg(long = "bip")]
+    pub bip: Option<String>,
+    /// Directories of the CNI plugins, colon-separated.
+    #[arg(long = "cni-bin-dir")]
+    pub cni_bin_dir: Option<String>,
     /// Debug logging.
     #[arg(short = 'D', long = "debug")]
     pub debug: bool,
@@ -74,6 +84,9 @@ pub struct FileConfig {
     pub insecure_registries: Vec<String>,
     pub registry_mirrors: Vec<String>,
     pub registry_certs_dir: Option<PathBuf>,
+    pub bridge_name: Option<String>,
+    pub bip: Option<String>,
+    pub cni_bin_dir: Option<String>,
     pub debug: bool,
 }
 
@@ -92,10 +105,21 @@ pub struct Config {
     pub registry_mirrors: Vec<String>,
     /// Where per-registry CAs are looked for, in order.
     pub registry_certs_dirs: Vec<PathBuf>,
+    /// The default bridge network.
+    pub bridge: crate::mgr::network::BridgeConfig,
+    /// `CNI_PATH` of the plugins.
+    pub cni_bin_dir: String,
     pub debug: bool,
 }
 
 const DEFAULT_CONFIG_FILE: &str = "/etc/pouch/config.json";
+
+/// Docker's docker0 is 172.17.0.0/16 and its pools for user networks go up
+/// from there; the last of them is the least likely to be taken.
+const DEFAULT_BRIDGE_NAME: &str = "pouch0";
+const DEFAULT_BIP: &str = "172.31.0.1/16";
+/// Debian's containernetworking-plugins, then the upstream location.
+const DEFAULT_CNI_BIN_DIR: &str = "/usr/lib/cni:/opt/cni/bin";
 
 impl Config {
     /// Flags over the config file over defaults.
@@ -164,7 +188,24 @@ impl Config {
             Some(d) => vec![d],
             None => vec!["/etc/pouch/certs.d".into(), "/etc/docker/certs.d".into()],
         };
+        let bridge = crate::mgr::network::BridgeConfig::parse(
+            flags
+                .bridge_name
+                .as_deref()
+                .or(file.bridge_name.as_deref())
+                .unwrap_or(DEFAULT_BRIDGE_NAME),
+            flags
+                .bip
+                .as_deref()
+                .or(file.bip.as_deref())
+                .unwrap_or(DEFAULT_BIP),
+        )?;
         let cfg = Config {
+            bridge,
+            cni_bin_dir: flags
+                .cni_bin_dir
+                .or(file.cni_bin_dir)
+                .unwrap_or_else(|| DEFAULT_CNI_BIN_DIR.to_string()),
             insecure_registries,
             registry_mirrors,
             registry_certs_dirs,
@@ -298,6 +339,42 @@ mod tests {
             c.registry_certs_dirs[0],
             PathBuf::from("/etc/pouch/certs.d")
         );
+    }
+
+    #[test]
+    fn bridge_from_flags_or_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.json");
+        std::fs::write(&f, r#"{"bridge-name": "br9", "bip": "10.9.0.1/24"}"#).unwrap();
+        let c = Config::resolve(Flags {
+            config_file: Some(f.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.bridge.name, "br9");
+        assert_eq!(c.bridge.subnet(), "10.9.0.0/24");
+        let c = Config::resolve(Flags {
+            config_file: Some(f.clone()),
+            bridge_name: Some("pt-1".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.bridge.name, "pt-1");
+        let bad = Config::resolve(Flags {
+            config_file: Some(f),
+            bip: Some("10.9.0.1".into()),
+            ..Default::default()
+        });
+        assert!(bad.unwrap_err().to_string().contains("--bip"));
+        let empty = dir.path().join("empty.json");
+        std::fs::write(&empty, "{}").unwrap();
+        let c = Config::resolve(Flags {
+            config_file: Some(empty),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.bridge.name, "pouch0");
+        assert_eq!(c.bridge.subnet(), "172.31.0.0/16");
     }
 
     #[test]

@@ -15,6 +15,10 @@ pub enum Error {
     /// The object does not exist (404).
     #[error("{0}")]
     NotFound(String),
+    /// The operation is never allowed on this object: removing a built-in
+    /// network (403).
+    #[error("{0}")]
+    Forbidden(String),
     /// The object's state forbids the operation, or a name is taken (409).
     #[error("{0}")]
     Conflict(String),
@@ -58,6 +62,7 @@ impl Error {
         match self {
             Error::InvalidParameter(m) => Error::InvalidParameter(wrap(m)),
             Error::NotFound(m) => Error::NotFound(wrap(m)),
+            Error::Forbidden(m) => Error::Forbidden(wrap(m)),
             Error::Conflict(m) => Error::Conflict(wrap(m)),
             Error::NotModified(m) => Error::NotModified(wrap(m)),
             Error::NotImplemented(m) => Error::NotImplemented(wrap(m)),

@@ -8,6 +8,7 @@ use pouchd::daemon::Daemon;
 use pouchd::mgr::container::{ContainerMgr, ContainerMgrConfig};
 use pouchd::mgr::events::EventBus;
 use pouchd::mgr::image::ImageMgr;
+use pouchd::mgr::network::NetworkMgr;
 use pouchd::mgr::system::SystemInfo;
 use std::sync::Arc;
 use tokio::signal::unix::{signal, SignalKind};
@@ -54,9 +55,15 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let images =
         Arc::new(ImageMgr::new(ctrd.clone(), cfg.home_dir.join("tmp"), events.clone()).await?);
     images.set_registries(cfg.registries()?);
+    let network = Arc::new(NetworkMgr::new(
+        cfg.bridge.clone(),
+        &cfg.cni_bin_dir,
+        &cfg.exec_root,
+    ));
     let containers = ContainerMgr::new(
         ctrd.clone(),
         images.clone(),
+        network,
         ContainerMgrConfig {
             root: cfg.home_dir.join("containers"),
             exec_root: cfg.exec_root.join("fifo"),

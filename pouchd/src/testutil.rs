@@ -403,3 +403,97 @@ impl ImageStore for FakeRuntime {
 pub fn event_channel() -> (mpsc::Sender<RuntimeEvent>, mpsc::Receiver<RuntimeEvent>) {
     mpsc::channel(64)
 }
+
+/// A network that hands out addresses in memory and records what it did.
+pub struct FakeNetwork {
+    bridge: crate::mgr::network::BridgeConfig,
+    pub state: Mutex<FakeNetState>,
+}
+
+#[derive(Default)]
+pub struct FakeNetState {
+    /// Container IDs currently attached.
+    pub attached: std::collections::BTreeSet<String>,
+    pub attaches: u32,
+    pub detaches: u32,
+    pub orphan_sweeps: Vec<std::collections::HashSet<String>>,
+}
+
+impl Default for FakeNetwork {
+    fn default() -> Self {
+        FakeNetwork {
+            bridge: crate::mgr::network::BridgeConfig::parse("fake0", "10.88.0.1/16")
+                .expect("valid fake bridge"),
+            state: Mutex::default(),
+        }
+    }
+}
+
+impl FakeNetwork {
+    pub fn st(&self) -> std::sync::MutexGuard<'_, FakeNetState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl crate::mgr::network::Network for FakeNetwork {
+    fn bridge(&self) -> &crate::mgr::network::BridgeConfig {
+        &self.bridge
+    }
+
+    async fn attach(
+        &self,
+        id: &str,
+        ports: &[crate::mgr::network::ports::PortRequest],
+        taken: &[crate::mgr::network::ports::PortMapping],
+    ) -> Result<crate::mgr::network::Endpoint> {
+        let mut st = self.st();
+        st.attaches += 1;
+        st.attached.insert(id.to_string());
+        let n = st.attaches;
+        let mut mappings = Vec::new();
+        for r in ports {
+            let host_port = match r.host_ports {
+                Some((p, _)) => p,
+                None => 40000 + n as u16,
+            };
+            if taken.iter().any(|t| t.host_port == host_port) {
+                return Err(Error::system(format!(
+                    "Bind for 0.0.0.0:{host_port} failed: port is already allocated"
+                )));
+            }
+            mappings.push(crate::mgr::network::ports::PortMapping {
+                host_ip: r.host_ip.clone(),
+                host_port,
+                container_port: r.container_port,
+                protocol: r.protocol.clone(),
+            });
+        }
+        Ok(crate::mgr::network::Endpoint {
+            network_id: "fakenet".into(),
+            endpoint_id: format!("ep{n}"),
+            bridge: "fake0".into(),
+            sandbox_id: format!("sb{n}"),
+            sandbox_key: format!("/fake/netns/{id}"),
+            ip_address: format!("10.88.0.{}", n + 1),
+            ip_prefix_len: 16,
+            gateway: "10.88.0.1".into(),
+            mac_address: "02:42:0a:58:00:02".into(),
+            ports: mappings,
+            cni_result: serde_json::Value::Null,
+        })
+    }
+
+    async fn detach(&self, id: &str, _ep: &crate::mgr::network::Endpoint) -> Result<()> {
+        let mut st = self.st();
+        st.detaches += 1;
+        st.attached.remove(id);
+        Ok(())
+    }
+
+    async fn release_orphans(&self, keep: &std::collections::HashSet<String>) {
+        let mut st = self.st();
+        st.attached.retain(|id| keep.contains(id));
+        st.orphan_sweeps.push(keep.clone());
+    }
+}

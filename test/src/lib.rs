@@ -7,6 +7,7 @@ pub mod cleanup;
 pub mod containers_api;
 pub mod http;
 pub mod images;
+pub mod net;
 pub mod registry;
 pub mod tarball;
 
@@ -327,6 +328,8 @@ pub struct TestDaemon {
     child: Option<Child>,
     /// Extra pouchd flags (kept across restarts).
     extra_args: Vec<String>,
+    /// This daemon's bridge and subnet.
+    pub net: net::TestNet,
 }
 
 impl TestDaemon {
@@ -351,10 +354,13 @@ impl TestDaemon {
         fs::create_dir_all(dir.join("home")).expect("create home dir");
         fs::create_dir_all(dir.join("run")).expect("create run dir");
         fs::create_dir_all(dir.join("docker-config")).expect("create docker config dir");
+        let ns = format!("pt-{}", random_hex(10));
         let mut d = TestDaemon {
             sock: dir.join("pouchd.sock"),
             containerd_sock: dir.join("containerd.sock"),
-            ns: format!("pt-{}", random_hex(10)),
+            // The bridge is named like the namespace (13 bytes of 15).
+            net: net::TestNet::new(&ns),
+            ns,
             dir,
             child: None,
             extra_args: args.iter().map(|a| a.to_string()).collect(),
@@ -393,6 +399,7 @@ impl TestDaemon {
             .arg(&self.ns)
             .arg("--pidfile")
             .arg(self.dir.join("pouchd.pid"))
+            .args(self.net.args())
             .args(&self.extra_args)
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
@@ -738,5 +745,6 @@ impl Drop for TestDaemon {
         }
         self.kill9();
         cleanup::cleanup(&self.dir, &self.ns);
+        self.net.cleanup();
     }
 }

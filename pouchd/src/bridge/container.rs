@@ -41,6 +41,7 @@ pub async fn list(state: State, RawQuery(q): RawQuery) -> Result<Json<Vec<Contai
     };
     let size = p.bool("size");
     let metas = state.containers.list(&opts)?;
+    let bridge = &state.containers.network().bridge().name;
     let mut out = Vec::with_capacity(metas.len());
     for m in &metas {
         let (rw, root) = if size {
@@ -48,7 +49,9 @@ pub async fn list(state: State, RawQuery(q): RawQuery) -> Result<Json<Vec<Contai
         } else {
             (None, None)
         };
-        out.push(inspect::summary(m, rw, root));
+        let mut s = inspect::summary(m, rw, root);
+        inspect::fill_network_ids(&mut s.network_settings.networks, bridge);
+        out.push(s);
     }
     Ok(Json(out))
 }
@@ -66,6 +69,10 @@ pub async fn inspect(
         (None, None)
     };
     let mut out = inspect::inspect(&m, rw, root);
+    inspect::fill_network_ids(
+        &mut out.network_settings.networks,
+        &state.containers.network().bridge().name,
+    );
     let execs = state.containers.exec_ids(&m.id);
     out.exec_ids = (!execs.is_empty()).then_some(execs);
     Ok(Json(out))

@@ -1,6 +1,7 @@
 //! Container metadata → Docker's inspect and list shapes.
 
 use crate::mgr::container::{ContainerMeta, Status};
+use crate::mgr::network::ports;
 use chrono::{DateTime, Utc};
 use pouch_api::container::{
     ContainerInspect, ContainerState, ContainerSummary, EndpointSettings, GraphDriverData,
@@ -59,18 +60,59 @@ pub fn status_text(m: &ContainerMeta) -> String {
     }
 }
 
-fn network_name(m: &ContainerMeta) -> &'static str {
-    if m.host_config.network_mode == "host" {
-        "host"
-    } else {
-        "none"
+/// The built-in network a container is on, by its network mode.
+pub fn network_name(m: &ContainerMeta) -> &'static str {
+    match m.host_config.network_mode.as_str() {
+        "host" => "host",
+        "none" => "none",
+        _ => "bridge",
     }
 }
 
 fn networks(m: &ContainerMeta) -> HashMap<String, EndpointSettings> {
+    let mut ep = EndpointSettings::default();
+    if let Some(e) = &m.network {
+        ep.network_id = e.network_id.clone();
+        ep.endpoint_id = e.endpoint_id.clone();
+        ep.gateway = e.gateway.clone();
+        ep.ip_address = e.ip_address.clone();
+        ep.ip_prefix_len = e.ip_prefix_len.into();
+        ep.mac_address = e.mac_address.clone();
+    }
     let mut n = HashMap::new();
-    n.insert(network_name(m).to_string(), EndpointSettings::default());
+    n.insert(network_name(m).to_string(), ep);
     n
+}
+
+/// Sets the ID of the built-in network a container is on where no run
+/// recorded one (a container that does not run), as Docker always shows it.
+pub fn fill_network_ids(networks: &mut HashMap<String, EndpointSettings>, bridge: &str) {
+    for (name, ep) in networks.iter_mut() {
+        if ep.network_id.is_empty() {
+            ep.network_id = crate::mgr::network::network_id(name, bridge);
+        }
+    }
+}
+
+/// `NetworkSettings`: the top-level fields describe the default bridge, as
+/// Docker's do; all empty while the container does not run.
+fn network_settings(m: &ContainerMeta) -> NetworkSettings {
+    let mut s = NetworkSettings {
+        networks: networks(m),
+        ..Default::default()
+    };
+    if let Some(e) = &m.network {
+        s.bridge = e.bridge.clone();
+        s.sandbox_id = e.sandbox_id.clone();
+        s.sandbox_key = e.sandbox_key.clone();
+        s.ports = ports::port_map(&m.config.exposed_ports, &e.ports);
+        s.endpoint_id = e.endpoint_id.clone();
+        s.gateway = e.gateway.clone();
+        s.ip_address = e.ip_address.clone();
+        s.ip_prefix_len = e.ip_prefix_len.into();
+        s.mac_address = e.mac_address.clone();
+    }
+    s
 }
 
 fn mounts(m: &ContainerMeta) -> Vec<MountPoint> {
@@ -134,10 +176,7 @@ pub fn inspect(
         size_root_fs: size_root,
         mounts: mounts(m),
         config: m.config.clone(),
-        network_settings: NetworkSettings {
-            networks: networks(m),
-            ..Default::default()
-        },
+        network_settings: network_settings(m),
         ..Default::default()
     }
 }
@@ -163,7 +202,11 @@ pub fn summary(
         image_id: m.image_id.clone(),
         command: command.join(" "),
         created: m.created.timestamp(),
-        ports: Vec::new(),
+        ports: m
+            .network
+            .as_ref()
+            .map(|e| ports::summary_ports(&m.config.exposed_ports, &e.ports))
+            .unwrap_or_default(),
         size_rw,
         size_root_fs: size_root,
         labels: m.config.labels.clone(),

@@ -12,6 +12,7 @@ pub mod image_import;
 pub mod image_pull;
 pub mod image_save;
 mod inspect;
+pub mod network;
 pub mod stream;
 pub mod system;
 

@@ -4,4 +4,5 @@
 pub mod container;
 pub mod events;
 pub mod image;
+pub mod network;
 pub mod system;

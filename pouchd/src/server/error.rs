@@ -10,6 +10,7 @@ pub fn status_of(e: &Error) -> StatusCode {
     match e {
         Error::InvalidParameter(_) => StatusCode::BAD_REQUEST,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::Forbidden(_) => StatusCode::FORBIDDEN,
         Error::Conflict(_) => StatusCode::CONFLICT,
         Error::NotModified(_) => StatusCode::NOT_MODIFIED,
         Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,

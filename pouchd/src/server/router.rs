@@ -2,7 +2,7 @@
 
 use crate::bridge::{
     archive, container, events, exec, image, image_commit, image_filters, image_import, image_pull,
-    image_save, stream, system,
+    image_save, network, stream, system,
 };
 use crate::daemon::Daemon;
 use crate::error::Error;
@@ -95,6 +95,15 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/exec/{id}/json", get(exec::inspect))
         .route("/exec/{id}/resize", post(exec::resize))
         .route("/containers/{id}", delete(container::remove))
+        .route("/networks", get(network::list))
+        .route("/networks/create", post(network::create))
+        .route("/networks/prune", post(network::prune))
+        .route(
+            "/networks/{id}",
+            get(network::inspect).delete(network::remove),
+        )
+        .route("/networks/{id}/connect", post(network::connect))
+        .route("/networks/{id}/disconnect", post(network::connect))
         .route("/images/load", post(image::load))
         .route("/images/create", post(image_import::create))
         .route("/commit", post(image_commit::commit))

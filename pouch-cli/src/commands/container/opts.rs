@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use clap::{ArgAction, Args};
-use pouch_api::container::{ContainerCreateRequest, EmptyObject, RestartPolicy};
+use pouch_api::container::{ContainerCreateRequest, EmptyObject, PortBinding, RestartPolicy};
 
 use crate::opts::{
     parse_cpus, parse_env, parse_label, parse_memory, parse_restart, parse_volume, read_env_file,
@@ -52,6 +52,15 @@ pub struct ContainerOpts {
     /// Connect a container to a network: none, host, bridge, default
     #[arg(long = "network", visible_alias = "net")]
     pub network: Option<String>,
+    /// Publish a container's port to the host: [ip:][hostPort:]containerPort[/proto]
+    #[arg(short = 'p', long = "publish", value_parser = parse_publish)]
+    pub publish: Vec<(String, PortBinding)>,
+    /// Publish all exposed ports to random host ports
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Expose a port without publishing it: port[/proto]
+    #[arg(long = "expose")]
+    pub expose: Vec<String>,
     /// Memory limit (e.g. 512m, 1g, or bytes)
     #[arg(short = 'm', long, value_parser = parse_memory)]
     pub memory: Option<i64>,
@@ -98,6 +107,41 @@ impl ContainerOpts {
     pub fn command(&self) -> &[String] {
         &self.args[1..]
     }
+}
+
+/// `port[/proto]` → `port/proto` (tcp by default).
+fn port_key(s: &str) -> Result<String, String> {
+    let (port, proto) = s.split_once('/').unwrap_or((s, "tcp"));
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 && matches!(proto, "tcp" | "udp" | "sctp") => Ok(format!("{p}/{proto}")),
+        _ => Err(format!("invalid port specification: \"{s}\"")),
+    }
+}
+
+/// docker's `-p`: `[ip:][hostPort:]containerPort[/proto]`; an empty host
+/// port lets the daemon pick.
+pub fn parse_publish(s: &str) -> Result<(String, PortBinding), String> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let (ip, host, container) = match parts.as_slice() {
+        [c] => ("", "", *c),
+        [h, c] => ("", *h, *c),
+        [ip, h, c] => (*ip, *h, *c),
+        _ => return Err(format!("invalid port specification: \"{s}\"")),
+    };
+    if !host.is_empty()
+        && !host
+            .split('-')
+            .all(|p| p.parse::<u16>().is_ok_and(|p| p > 0))
+    {
+        return Err(format!("invalid port specification: \"{s}\""));
+    }
+    Ok((
+        port_key(container)?,
+        PortBinding {
+            host_ip: ip.to_string(),
+            host_port: host.to_string(),
+        },
+    ))
 }
 
 fn lookup_env(key: &str) -> Option<String> {
@@ -156,6 +200,9 @@ impl ContainerOpts {
         c.hostname = self.hostname.clone().unwrap_or_default();
         c.stop_signal = self.stop_signal.clone().unwrap_or_default();
         c.stop_timeout = self.stop_timeout;
+        for e in &self.expose {
+            c.exposed_ports.insert(port_key(e)?, EmptyObject::default());
+        }
 
         let h = &mut req.host_config;
         h.binds = binds;
@@ -169,6 +216,18 @@ impl ContainerOpts {
         h.nano_cpus = self.cpus.unwrap_or(0);
         h.cpu_shares = self.cpu_shares.unwrap_or(0);
         h.pids_limit = self.pids_limit;
+        h.publish_all_ports = self.publish_all;
+        for (key, binding) in &self.publish {
+            // As docker: a published port is exposed too.
+            req.config
+                .exposed_ports
+                .insert(key.clone(), EmptyObject::default());
+            h.port_bindings
+                .entry(key.clone())
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(binding.clone());
+        }
         Ok(req)
     }
 }
@@ -190,6 +249,41 @@ mod tests {
         T::try_parse_from(std::iter::once("t").chain(args.iter().copied()))
             .unwrap()
             .opts
+    }
+
+    #[test]
+    fn publish_flags() {
+        let r = opts(&[
+            "-p",
+            "127.0.0.1:8080:80",
+            "-p",
+            "9000:53/udp",
+            "-p",
+            "127.0.0.1::443",
+            "--expose",
+            "7000",
+            "-P",
+            "busybox",
+        ])
+        .to_request()
+        .unwrap();
+        let b = |ip: &str, port: &str| {
+            Some(vec![PortBinding {
+                host_ip: ip.into(),
+                host_port: port.into(),
+            }])
+        };
+        let h = &r.host_config;
+        assert_eq!(h.port_bindings["80/tcp"], b("127.0.0.1", "8080"));
+        assert_eq!(h.port_bindings["53/udp"], b("", "9000"));
+        assert_eq!(h.port_bindings["443/tcp"], b("127.0.0.1", ""));
+        assert!(h.publish_all_ports);
+        let mut exposed: Vec<&String> = r.config.exposed_ports.keys().collect();
+        exposed.sort();
+        assert_eq!(exposed, ["443/tcp", "53/udp", "7000/tcp", "80/tcp"]);
+        for bad in ["x", "1:2:3:4", "80/icmp", "abc:80", "0"] {
+            assert!(parse_publish(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

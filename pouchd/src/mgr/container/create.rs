@@ -182,6 +182,7 @@ pub(super) fn validate_host_config(hc: &HostConfig) -> Result<()> {
     for b in &hc.binds {
         super::spec::parse_bind(b)?;
     }
+    crate::mgr::network::ports::requests(hc, &Default::default())?;
     Ok(())
 }
 
@@ -258,6 +259,7 @@ impl ContainerMgr {
             hostname_path: p("hostname"),
             hosts_path: p("hosts"),
             resolv_conf_path: p("resolv.conf"),
+            network: None,
         };
         let container = Arc::new(Container::new(meta));
         self.containers.insert(container.clone())?;

@@ -18,6 +18,7 @@ mod list;
 mod logfile;
 mod logs;
 mod monitor;
+mod network;
 mod pause;
 mod reclaim;
 mod recover;
@@ -55,6 +56,7 @@ use crate::ctrd::{Runtime, RuntimeEvent};
 use crate::error::{Error, Result};
 use crate::mgr::events::EventBus;
 use crate::mgr::image::ImageMgr;
+use crate::mgr::network::Network;
 use crate::store::MetaStore;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -84,6 +86,9 @@ pub struct ContainerMgr {
     cfg: ContainerMgrConfig,
     events: Arc<EventBus>,
     reclaimer: reclaim::Reclaimer,
+    net: Arc<dyn Network>,
+    /// Serialises choosing host ports (tokio: held across the CNI calls).
+    net_lock: tokio::sync::Mutex<()>,
 }
 
 impl ContainerMgr {
@@ -92,6 +97,7 @@ impl ContainerMgr {
     pub async fn new(
         rt: Arc<dyn Runtime>,
         images: Arc<ImageMgr>,
+        net: Arc<dyn Network>,
         cfg: ContainerMgrConfig,
         events: tokio::sync::mpsc::Receiver<RuntimeEvent>,
         bus: Arc<EventBus>,
@@ -106,6 +112,8 @@ impl ContainerMgr {
             execs: Default::default(),
             cfg,
             events: bus,
+            net,
+            net_lock: Default::default(),
         });
         mgr.recover().await?;
         mgr.sweep_orphans().await;
@@ -125,6 +133,10 @@ impl ContainerMgr {
 
     pub fn image_mgr(&self) -> &ImageMgr {
         &self.images
+    }
+
+    pub fn network(&self) -> &dyn Network {
+        self.net.as_ref()
     }
 
     /// Bytes in the container's writable layer, and with the image's.
@@ -181,5 +193,7 @@ impl ContainerMgr {
 
 pub use store::Container;
 
+#[cfg(test)]
+mod network_tests;
 #[cfg(test)]
 mod tests;

@@ -83,6 +83,8 @@ impl ContainerMgr {
         // process the container left behind may hold the pipes open.
         let mut log = c.io.log.subscribe();
         let _ = tokio::time::timeout(DRAIN_TIMEOUT, log.wait_for(|s| !s.open)).await;
+        // As Docker: the network is gone by the time anyone sees the exit.
+        self.release_network(c).await;
         let finished = exit.exited_at.unwrap_or_else(chrono::Utc::now);
         let (restart, delay) = c.update(|m| {
             m.state.status = Status::Exited;

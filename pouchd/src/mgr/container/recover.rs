@@ -107,6 +107,7 @@ impl ContainerMgr {
             containers = self.containers.all().len(),
             "containers restored"
         );
+        self.release_stale_networks().await;
         self.restart_on_daemon_start();
         // Exits that happened while pouchd was down (and restarts they call for).
         if !stale.is_empty() {

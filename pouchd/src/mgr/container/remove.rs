@@ -68,6 +68,9 @@ impl ContainerMgr {
         c.removing.store(true, Ordering::SeqCst);
         let previous = c.meta().state.status;
         c.update(|m| m.state.status = Status::Removing);
+        // Usually released at the exit already; a container that never ran
+        // or whose release failed then gets another go.
+        self.release_network(c).await;
         // The metadata going is the removal: from here on a daemon restart
         // no longer knows the container, and its sweep reclaims what
         // containerd still holds.

@@ -372,12 +372,14 @@ pub fn build(m: &ContainerMeta, user: &ResolvedUser, namespace: &str) -> Result<
         ns_types.push(LinuxNamespaceType::Network);
     }
     for t in ns_types {
-        namespaces.push(
-            LinuxNamespaceBuilder::default()
-                .typ(t)
-                .build()
-                .map_err(spec_err)?,
-        );
+        let mut ns = LinuxNamespaceBuilder::default().typ(t);
+        if t == LinuxNamespaceType::Network {
+            // On the bridge: the namespace the network manager set up.
+            if let Some(ep) = &m.network {
+                ns = ns.path(ep.sandbox_key.clone());
+            }
+        }
+        namespaces.push(ns.build().map_err(spec_err)?);
     }
 
     let mut resources = LinuxResourcesBuilder::default().devices(device_rules()?);

@@ -49,6 +49,10 @@ fn write_etc_files(m: &ContainerMeta) -> Result<()> {
     } else {
         HOSTS_BASE.to_string()
     };
+    if let Some(ep) = &m.network {
+        // As Docker: the container's own address under its hostname.
+        hosts.push_str(&format!("{}\t{hostname}\n", ep.ip_address));
+    }
     for e in &m.host_config.extra_hosts {
         if let Some((name, ip)) = e.split_once(':') {
             hosts.push_str(&format!("{ip}\t{name}\n"));
@@ -56,7 +60,12 @@ fn write_etc_files(m: &ContainerMeta) -> Result<()> {
     }
     std::fs::write(&m.hosts_path, hosts)?;
     let mut resolv = if m.host_config.dns.is_empty() {
-        std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
+        let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        if host_net {
+            host
+        } else {
+            super::network::container_resolv_conf(&host)
+        }
     } else {
         m.host_config
             .dns
@@ -166,6 +175,7 @@ impl ContainerMgr {
                 });
                 let _ = self.rt.delete_task(&c.id).await;
                 let _ = self.rt.delete_container(&c.id).await;
+                self.release_network(c).await;
                 let _ = self.save(c).await;
                 Err(e)
             }
@@ -173,6 +183,7 @@ impl ContainerMgr {
     }
 
     async fn try_start(&self, c: &Arc<Container>) -> Result<u32> {
+        self.attach_network(c).await?;
         let m = c.meta();
         ensure_bind_sources(&m)?;
         write_etc_files(&m)?;

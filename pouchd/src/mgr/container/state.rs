@@ -75,6 +75,9 @@ pub struct ContainerMeta {
     pub hostname_path: String,
     pub hosts_path: String,
     pub resolv_conf_path: String,
+    /// The container's place on the default bridge while it runs.
+    #[serde(default)]
+    pub network: Option<crate::mgr::network::Endpoint>,
 }
 
 pub const META_VERSION: u32 = 1;

@@ -2,22 +2,23 @@
 
 use super::*;
 use crate::error::Error;
-use crate::testutil::{event_channel, FakeRuntime};
+use crate::testutil::{event_channel, FakeNetwork, FakeRuntime};
 use pouch_api::container::{Config, HostConfig, RestartPolicy};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-struct Env {
+pub(super) struct Env {
     _dir: tempfile::TempDir,
-    rt: Arc<FakeRuntime>,
-    mgr: Arc<ContainerMgr>,
-    events: mpsc::Sender<RuntimeEvent>,
+    pub(super) rt: Arc<FakeRuntime>,
+    pub(super) net: Arc<FakeNetwork>,
+    pub(super) mgr: Arc<ContainerMgr>,
+    pub(super) events: mpsc::Sender<RuntimeEvent>,
     cfg: ContainerMgrConfig,
     images: Arc<ImageMgr>,
     bus: Arc<crate::mgr::events::EventBus>,
 }
 
-async fn env() -> Env {
+pub(super) async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
     let rt = Arc::new(FakeRuntime::default());
     rt.add_image(
@@ -41,12 +42,21 @@ async fn env() -> Env {
         log_config: Default::default(),
     };
     let (tx, rx) = event_channel();
-    let mgr = ContainerMgr::new(rt.clone(), images.clone(), cfg.clone(), rx, bus.clone())
-        .await
-        .unwrap();
+    let net = Arc::new(FakeNetwork::default());
+    let mgr = ContainerMgr::new(
+        rt.clone(),
+        images.clone(),
+        net.clone(),
+        cfg.clone(),
+        rx,
+        bus.clone(),
+    )
+    .await
+    .unwrap();
     Env {
         _dir: dir,
         rt,
+        net,
         mgr,
         events: tx,
         cfg,
@@ -58,11 +68,12 @@ async fn env() -> Env {
 impl Env {
     /// A second manager over the same runtime and state: the daemon started
     /// again; with the sender of its (unfed) event channel, to keep open.
-    async fn restarted(&self) -> (Arc<ContainerMgr>, mpsc::Sender<RuntimeEvent>) {
+    pub(super) async fn restarted(&self) -> (Arc<ContainerMgr>, mpsc::Sender<RuntimeEvent>) {
         let (tx, rx) = event_channel();
         let mgr = ContainerMgr::new(
             self.rt.clone(),
             self.images.clone(),
+            self.net.clone(),
             self.cfg.clone(),
             rx,
             self.bus.clone(),
@@ -105,7 +116,7 @@ fn policy(name: &str, maximum_retry_count: i64) -> HostConfig {
     }
 }
 
-fn config(cmd: &[&str]) -> Config {
+pub(super) fn config(cmd: &[&str]) -> Config {
     Config {
         image: "busybox".into(),
         cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
@@ -126,7 +137,7 @@ async fn until(mgr: &ContainerMgr, id: &str, what: &str, f: impl Fn(&ContainerMe
     );
 }
 
-async fn status_becomes(mgr: &ContainerMgr, id: &str, want: Status) {
+pub(super) async fn status_becomes(mgr: &ContainerMgr, id: &str, want: Status) {
     for _ in 0..200 {
         if mgr.get(id).map(|c| c.meta().state.status).ok() == Some(want) {
             return;
