@@ -286,6 +286,23 @@ pub fn shim_sockets(state_dir: &Path, ns: &str) -> Vec<PathBuf> {
 /// Everything of one test daemon, in an order that works: container
 /// processes (they survive their shim), shims, containerd, anything else
 /// mentioning the directory, mounts, cgroups, sockets, the directory.
+/// The name of the lock file that marks a test dir as in use.
+pub const OWNER_LOCK: &str = ".owner";
+
+/// Marks `dir` as in use for as long as the returned file is open (an
+/// exclusive `flock` on `dir/.owner`): `hack/test`'s sweep of leftovers
+/// leaves dirs it cannot lock alone, so two test runs on one machine do not
+/// kill each other's daemons.
+pub fn claim(dir: &Path) -> fs::File {
+    let path = dir.join(OWNER_LOCK);
+    let f = fs::File::create(&path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock(2) on a file descriptor we own.
+    let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    assert_eq!(r, 0, "lock {}", path.display());
+    f
+}
+
 pub fn cleanup(dir: &Path, ns: &str) {
     let dir_s = dir.to_string_lossy().to_string();
     let ctrd_sock = format!("{dir_s}/containerd.sock");

@@ -330,6 +330,9 @@ pub struct TestDaemon {
     extra_args: Vec<String>,
     /// This daemon's bridge and subnet.
     pub net: net::TestNet,
+    /// The claim on `dir` (see [`cleanup::claim`]); dropped last, after the
+    /// clean-up in `Drop`.
+    _owner: fs::File,
 }
 
 impl TestDaemon {
@@ -355,6 +358,10 @@ impl TestDaemon {
         fs::create_dir_all(dir.join("run")).expect("create run dir");
         fs::create_dir_all(dir.join("docker-config")).expect("create docker config dir");
         let ns = format!("pt-{}", random_hex(10));
+        let owner = cleanup::claim(&dir);
+        // hack/test keeps the bridge of a namespace named here while the dir
+        // is claimed.
+        fs::write(dir.join("namespace"), &ns).expect("write namespace file");
         let mut d = TestDaemon {
             sock: dir.join("pouchd.sock"),
             containerd_sock: dir.join("containerd.sock"),
@@ -364,6 +371,7 @@ impl TestDaemon {
             dir,
             child: None,
             extra_args: args.iter().map(|a| a.to_string()).collect(),
+            _owner: owner,
         };
         // From here on, a panic drops `d`, which cleans up.
         d.spawn_and_wait();

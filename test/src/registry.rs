@@ -34,6 +34,8 @@ pub struct Registry {
     child: Child,
     log: PathBuf,
     dir: tempfile::TempDir,
+    /// The claim on `dir` (see [`crate::cleanup::claim`]).
+    _owner: std::fs::File,
 }
 
 impl Registry {
@@ -67,6 +69,7 @@ impl Registry {
             .tempdir_in("/tmp")
             .expect("registry dir");
         let root = dir.path().to_path_buf();
+        let owner = crate::cleanup::claim(&root);
         std::fs::create_dir_all(root.join("data")).expect("registry dir");
         for _ in 0..5 {
             let port = free_port();
@@ -124,6 +127,7 @@ impl Registry {
                     child,
                     log,
                     dir,
+                    _owner: owner,
                 });
             }
             // Port taken in the meantime, or a slow start: try another.
