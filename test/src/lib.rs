@@ -10,6 +10,7 @@ pub mod images;
 pub mod net;
 pub mod registry;
 pub mod tarball;
+pub mod waits;
 
 use std::fs;
 use std::io::{Read, Write};

@@ -1,38 +1,9 @@
 //! The pouch CLI (`$POUCH_BIN`) against pouchd, and the pouch and docker
 //! CLIs side by side on one daemon.
 
+use pouch_tests::waits::sorted_lines;
 use pouch_tests::{wait_for, TestDaemon};
-use std::time::{Duration, Instant};
-
-fn sorted_lines(s: &str) -> Vec<String> {
-    let mut v: Vec<String> = s
-        .lines()
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
-        .collect();
-    v.sort();
-    v
-}
-
-/// Waits until `pouch inspect -f FORMAT name` prints `want`.
-#[track_caller]
-fn wait_inspect(d: &TestDaemon, name: &str, format: &str, want: &str) {
-    let start = Instant::now();
-    loop {
-        let o = d.pouch_run(&["inspect", "-f", format, name]);
-        if o.status.success() && o.stdout.trim() == want {
-            return;
-        }
-        if start.elapsed() > Duration::from_secs(20) {
-            panic!(
-                "{name}: {format} never became {want:?}; last: {:?} {:?}",
-                o.stdout.trim(),
-                o.stderr.trim()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use std::time::Duration;
 
 fn status(d: &TestDaemon, name: &str) -> String {
     d.pouch_ok(&["inspect", "-f", "{{.State.Status}}", name])
@@ -189,8 +160,7 @@ fn lifecycle_commands() {
     assert_eq!(status(&d, "life"), "running");
 
     assert_eq!(d.pouch_ok(&["kill", "life"]), "life");
-    wait_inspect(
-        &d,
+    d.wait_pouch_inspect(
         "life",
         "{{.State.Status}} {{.State.ExitCode}}",
         "exited 137",
@@ -215,12 +185,7 @@ fn lifecycle_commands() {
             .then_some(())
     });
     assert_eq!(d.pouch_ok(&["kill", "-s", "USR1", "trap"]), "trap");
-    wait_inspect(
-        &d,
-        "trap",
-        "{{.State.Status}} {{.State.ExitCode}}",
-        "exited 12",
-    );
+    d.wait_pouch_inspect("trap", "{{.State.Status}} {{.State.ExitCode}}", "exited 12");
     d.pouch_ok(&["rm", "trap"]);
 
     assert_eq!(d.pouch_ok(&["rename", "life", "renamed"]), "");
@@ -458,8 +423,7 @@ fn run_options() {
         ]),
         "on-failure 1"
     );
-    wait_inspect(
-        &d,
+    d.wait_pouch_inspect(
         &id,
         "{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}",
         "exited 1 1",

@@ -2,15 +2,10 @@
 //! state is recovered, output written meanwhile is not lost, and what
 //! removals left in containerd is reclaimed.
 
+use pouch_tests::waits::wait_until_exists;
 use pouch_tests::{wait_for, TestDaemon};
 use std::path::Path;
 use std::time::Duration;
-
-fn wait_file(p: &Path) {
-    wait_for(&format!("{}", p.display()), Duration::from_secs(20), || {
-        p.exists().then_some(())
-    });
-}
 
 /// `NAME STATE` lines of `docker ps -a`, sorted.
 fn ps_states(d: &TestDaemon) -> Vec<String> {
@@ -107,7 +102,7 @@ fn output_while_daemon_down_reaches_the_log() {
     });
     d.kill9();
     std::fs::write(sync.join("down"), "").unwrap();
-    wait_file(&sync.join("wrote"));
+    wait_until_exists(&sync.join("wrote"));
     d.restart();
     std::fs::write(sync.join("back"), "").unwrap();
     let log = wait_for("output after the restart", Duration::from_secs(20), || {
