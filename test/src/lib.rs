@@ -3,6 +3,7 @@
 //! raw HTTP client pointed at it, and a `Drop` that removes everything the
 //! test created, even when the test panicked.
 
+pub mod archive;
 pub mod cleanup;
 pub mod containers_api;
 pub mod http;
