@@ -116,6 +116,8 @@ fn bridge_addresses_and_peers() {
     assert!(addr.contains(&format!("{ip_a}/24")), "{addr}");
     let own_mac = d.docker_ok(&["exec", "ca", "cat", "/sys/class/net/eth0/address"]);
     assert_eq!(own_mac, mac);
+    // The loopback interface is up (pouchd brings it up in the namespace).
+    d.docker_ok(&["exec", "ca", "ping", "-c1", "-W2", "127.0.0.1"]);
     let route = d.docker_ok(&["exec", "ca", "ip", "route"]);
     assert!(route.contains(&format!("default via {prefix}1")), "{route}");
     let hosts = d.docker_ok(&["exec", "ca", "cat", "/etc/hosts"]);

@@ -5,7 +5,7 @@
 //! reverse on DEL.
 
 use crate::error::{Error, Result};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -194,12 +194,6 @@ fn error_text(stdout: &[u8], stderr: &[u8]) -> String {
     text.trim().to_string()
 }
 
-/// The loopback plugin's config: runc brings `lo` up only in namespaces it
-/// creates itself, not in one it is handed.
-pub fn loopback_conf() -> Value {
-    json!({"cniVersion": CNI_VERSION, "name": "cni-loopback", "type": "loopback"})
-}
-
 /// The address a result gives the container's interface.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Assigned {
@@ -244,6 +238,7 @@ pub fn assigned(result: &Value, ifname: &str) -> Result<Assigned> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const RESULT: &str = r#"{"cniVersion":"1.0.0","interfaces":[{"name":"pouch0","mac":"ba:9a:16:de:18:2a"},{"name":"veth5064db0b","mac":"8a:8b:0b:18:9d:ac"},{"name":"eth0","mac":"7e:97:ee:33:40:c2","sandbox":"/run/netns/x"}],"ips":[{"interface":2,"address":"10.250.7.2/24","gateway":"10.250.7.1"}],"routes":[{"dst":"0.0.0.0/0"}],"dns":{}}"#;
 

@@ -216,12 +216,7 @@ impl NetworkMgr {
     }
 
     async fn add(&self, id: &str, ns: &std::path::Path, ports: &[PortMapping]) -> Result<Value> {
-        let lo = cni::Target {
-            container_id: id,
-            netns: ns,
-            ifname: "lo",
-        };
-        self.plugins.exec("ADD", lo, &cni::loopback_conf()).await?;
+        // `lo` is up already (netns::create).
         let t = cni::Target {
             container_id: id,
             netns: ns,

@@ -22,6 +22,9 @@ pub fn create(path: &Path) -> Result<()> {
     let res = std::thread::spawn(move || -> Result<()> {
         unshare(CloneFlags::CLONE_NEWNET)
             .map_err(|e| Error::system(format!("unshare(CLONE_NEWNET): {e}")))?;
+        // runc brings `lo` up only in namespaces it creates itself; doing it
+        // here spares every start the exec of CNI's loopback plugin.
+        loopback_up()?;
         mount(
             Some("/proc/thread-self/ns/net"),
             &target,
@@ -37,6 +40,41 @@ pub fn create(path: &Path) -> Result<()> {
         let _ = std::fs::remove_file(path);
     }
     res
+}
+
+/// Sets `lo` up in the calling thread's network namespace.
+fn loopback_up() -> Result<()> {
+    let fail = |what: &str| {
+        Error::system(format!(
+            "bringing lo up: {what}: {}",
+            std::io::Error::last_os_error()
+        ))
+    };
+    // SAFETY: a datagram socket only to address an interface by name; the
+    // ifreq is zeroed, given a NUL-terminated name, and only its flags are
+    // read back and changed; the fd is closed on every path.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(fail("socket"));
+        }
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+            *dst = *src as libc::c_char;
+        }
+        let res = if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) < 0 {
+            Err(fail("SIOCGIFFLAGS"))
+        } else {
+            req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+            if libc::ioctl(fd, libc::SIOCSIFFLAGS, &req) < 0 {
+                Err(fail("SIOCSIFFLAGS"))
+            } else {
+                Ok(())
+            }
+        };
+        libc::close(fd);
+        res
+    }
 }
 
 /// Unmounts and removes the namespace file; a missing one is not an error.
@@ -88,6 +126,13 @@ mod tests {
         let theirs = std::fs::metadata(&p).unwrap();
         use std::os::unix::fs::MetadataExt;
         assert_ne!(own.ino(), theirs.ino(), "a new namespace, not ours");
+        let lo = std::process::Command::new("nsenter")
+            .arg(format!("--net={}", p.display()))
+            .args(["ip", "-o", "link", "show", "lo"])
+            .output()
+            .unwrap();
+        let lo = String::from_utf8_lossy(&lo.stdout);
+        assert!(lo.contains(",UP,"), "lo is not up: {lo}");
         assert_eq!(list(dir.path()).len(), 1);
         remove(&p).unwrap();
         assert!(!p.exists());
