@@ -60,6 +60,10 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         &cfg.cni_bin_dir,
         &cfg.exec_root,
     ));
+    if let Err(e) = network.ensure_masquerade().await {
+        // Containers on the bridge still reach each other and the host.
+        tracing::warn!(error = %e, "no outbound NAT for the bridge network");
+    }
     let containers = ContainerMgr::new(
         ctrd.clone(),
         images.clone(),

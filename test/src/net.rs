@@ -158,6 +158,15 @@ pub fn rules_of(name: &str) -> Vec<String> {
         .collect()
 }
 
+/// The nat rules of network `name` that belong to its containers: all but
+/// the daemon's own masquerade rule of the subnet.
+pub fn container_rules_of(name: &str) -> Vec<String> {
+    rules_of(name)
+        .into_iter()
+        .filter(|r| !r.contains("pouchd masquerade"))
+        .collect()
+}
+
 /// `-j CHAIN` of a rule.
 fn jump_target(rule: &str) -> Option<&str> {
     let mut words = rule.split_whitespace();

@@ -157,8 +157,45 @@ impl NetworkMgr {
         }
     }
 
-    /// The conflist: the bridge (gateway, masquerade, hairpin for a
-    /// container reaching itself through a published port) with
+    /// Masquerades what leaves the bridge's subnet for elsewhere: one rule
+    /// for the daemon, as Docker has, made at start if missing. (The bridge
+    /// plugin's `ipMasq` makes a chain and three rules per container: nine
+    /// runs of iptables on every start and six on every exit.) The comment
+    /// names the network as CNI's own rules do, so tools that clean up a
+    /// network's rules find this one too.
+    pub async fn ensure_masquerade(&self) -> Result<()> {
+        let b = &self.bridge;
+        let comment = format!("name: \"{}\" pouchd masquerade", b.name);
+        let subnet = b.subnet();
+        let rule = |op: &str| {
+            let mut c = tokio::process::Command::new("iptables");
+            c.args(["--wait", "-t", "nat", op, "POSTROUTING", "-s", &subnet])
+                .args(["!", "-o", &b.name, "-m", "comment", "--comment", &comment])
+                .args(["-j", "MASQUERADE"]);
+            c
+        };
+        let run = |mut c: tokio::process::Command| async move {
+            c.output()
+                .await
+                .map_err(|e| Error::system(format!("running iptables: {e}")))
+        };
+        if run(rule("-C")).await?.status.success() {
+            return Ok(());
+        }
+        let out = run(rule("-A")).await?;
+        if !out.status.success() {
+            return Err(Error::system(format!(
+                "adding the masquerade rule of {}: {}",
+                b.name,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The conflist: the bridge (gateway, hairpin for a container reaching
+    /// itself through a published port; masquerade is the daemon's one
+    /// rule, [`Self::ensure_masquerade`]) with
     /// host-local IPAM, then portmap. The CNI network is named after the
     /// bridge, so daemons with different bridges never share leases or
     /// iptables chains. Without ports, portmap is left out: it would only
@@ -173,7 +210,7 @@ impl NetworkMgr {
                     "type": "bridge",
                     "bridge": b.name,
                     "isGateway": true,
-                    "ipMasq": true,
+                    "ipMasq": false,
                     "hairpinMode": true,
                     "ipam": {
                         "type": "host-local",
