@@ -138,6 +138,9 @@ fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
+/// The bridge of the bench's pouchd.
+pub const BENCH_BRIDGE: &str = "pbench0";
+
 pub fn pouchd(root: &Path, bin: &Path) -> Result<Daemon> {
     let dir = root.join("pouchd");
     std::fs::create_dir_all(&dir)?;
@@ -154,6 +157,13 @@ pub fn pouchd(root: &Path, bin: &Path) -> Result<Daemon> {
         s(&containerd_sock),
         "--default-namespace".into(),
         POUCHD_NAMESPACE.into(),
+        // Its own bridge and subnet (the figures use no network, but the
+        // daemon sets up the bridge's masquerade rule at start); the sweep
+        // removes that rule.
+        "--bridge-name".into(),
+        BENCH_BRIDGE.into(),
+        "--bip".into(),
+        "10.214.0.1/24".into(),
         "--pidfile".into(),
         s(&dir.join("pouchd.pid")),
     ];
