@@ -16,6 +16,7 @@ pub mod image;
 pub mod message;
 pub mod stats;
 pub mod system;
+pub mod volume;
 
 #[cfg(test)]
 mod test_util;

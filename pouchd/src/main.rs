@@ -9,6 +9,7 @@ use pouchd::mgr::container::{ContainerMgr, ContainerMgrConfig};
 use pouchd::mgr::events::EventBus;
 use pouchd::mgr::image::ImageMgr;
 use pouchd::mgr::system::SystemInfo;
+use pouchd::mgr::volume::VolumeMgr;
 use std::sync::Arc;
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -54,9 +55,11 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let images =
         Arc::new(ImageMgr::new(ctrd.clone(), cfg.home_dir.join("tmp"), events.clone()).await?);
     images.set_registries(cfg.registries()?);
+    let volumes = Arc::new(VolumeMgr::new(cfg.home_dir.join("volumes"))?);
     let containers = ContainerMgr::new(
         ctrd.clone(),
         images.clone(),
+        volumes.clone(),
         ContainerMgrConfig {
             root: cfg.home_dir.join("containers"),
             exec_root: cfg.exec_root.join("fifo"),
@@ -72,6 +75,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         images,
         events,
         system: SystemInfo::gather(cfg.home_dir.clone(), containerd_version, cfg.debug),
+        volumes,
     });
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;

@@ -14,6 +14,7 @@ pub mod image_save;
 mod inspect;
 pub mod stream;
 pub mod system;
+pub mod volume;
 
 use crate::daemon::Daemon;
 use std::sync::Arc;

@@ -18,6 +18,7 @@ mod list;
 mod logfile;
 mod logs;
 mod monitor;
+mod mounts;
 mod pause;
 mod reclaim;
 mod recover;
@@ -41,6 +42,7 @@ pub use create::CreateResult;
 pub use io::{OutputChunk, StreamKind};
 pub use list::ListOptions;
 pub use logs::{LogEntry, LogsOptions};
+pub use mounts::MountRecord;
 pub use spec::{parse_bind, Bind};
 pub use state::{ContainerMeta, State, Status};
 pub use top::Top;
@@ -55,6 +57,7 @@ use crate::ctrd::{Runtime, RuntimeEvent};
 use crate::error::{Error, Result};
 use crate::mgr::events::EventBus;
 use crate::mgr::image::ImageMgr;
+use crate::mgr::volume::VolumeMgr;
 use crate::store::MetaStore;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -77,6 +80,7 @@ pub struct ContainerMgrConfig {
 pub struct ContainerMgr {
     rt: Arc<dyn Runtime>,
     images: Arc<ImageMgr>,
+    volumes: Arc<VolumeMgr>,
     meta: MetaStore,
     containers: ContainerStore,
     // std lock: map operations only.
@@ -92,6 +96,7 @@ impl ContainerMgr {
     pub async fn new(
         rt: Arc<dyn Runtime>,
         images: Arc<ImageMgr>,
+        volumes: Arc<VolumeMgr>,
         cfg: ContainerMgrConfig,
         events: tokio::sync::mpsc::Receiver<RuntimeEvent>,
         bus: Arc<EventBus>,
@@ -101,6 +106,7 @@ impl ContainerMgr {
             reclaimer: reclaim::Reclaimer::new(rt.clone(), cfg.exec_root.clone()),
             rt,
             images,
+            volumes,
             meta: MetaStore::new(&cfg.root, "config.v1.json")?,
             containers: ContainerStore::default(),
             execs: Default::default(),

@@ -9,13 +9,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 impl ContainerMgr {
-    /// Removes the container; a running one only with `force` (killed first).
-    pub async fn remove(&self, reference: &str, force: bool) -> Result<()> {
+    /// Removes the container; a running one only with `force` (killed
+    /// first); with `volumes` its anonymous volumes too (`rm -v`).
+    pub async fn remove(&self, reference: &str, force: bool, volumes: bool) -> Result<()> {
         let c = self.get(reference)?;
-        self.remove_container(&c, force).await
+        self.remove_container(&c, force, volumes).await
     }
 
-    pub(super) async fn remove_container(&self, c: &Arc<Container>, force: bool) -> Result<()> {
+    pub(super) async fn remove_container(
+        &self,
+        c: &Arc<Container>,
+        force: bool,
+        volumes: bool,
+    ) -> Result<()> {
         let mut waiter = c.subscribe_wait();
         {
             let _op = c.op.lock().await;
@@ -80,6 +86,9 @@ impl ContainerMgr {
         self.exec_forget_container(&c.id);
         self.reclaimer
             .reclaim(c.id.clone(), c.meta().snapshot_key.clone());
+        // Volumes are no business of containerd's: released here, before
+        // the removal is reported done, so a `volume rm` right after works.
+        self.release_mounts(&c.id, &c.meta().mounts, volumes).await;
         c.wait.send_modify(|w| {
             w.removed = true;
             w.running = false;

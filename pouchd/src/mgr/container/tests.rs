@@ -15,6 +15,7 @@ struct Env {
     cfg: ContainerMgrConfig,
     images: Arc<ImageMgr>,
     bus: Arc<crate::mgr::events::EventBus>,
+    volumes: Arc<VolumeMgr>,
 }
 
 async fn env() -> Env {
@@ -41,9 +42,17 @@ async fn env() -> Env {
         log_config: Default::default(),
     };
     let (tx, rx) = event_channel();
-    let mgr = ContainerMgr::new(rt.clone(), images.clone(), cfg.clone(), rx, bus.clone())
-        .await
-        .unwrap();
+    let volumes = Arc::new(VolumeMgr::new(dir.path().join("volumes")).unwrap());
+    let mgr = ContainerMgr::new(
+        rt.clone(),
+        images.clone(),
+        volumes.clone(),
+        cfg.clone(),
+        rx,
+        bus.clone(),
+    )
+    .await
+    .unwrap();
     Env {
         _dir: dir,
         rt,
@@ -52,6 +61,7 @@ async fn env() -> Env {
         cfg,
         images,
         bus,
+        volumes,
     }
 }
 
@@ -63,6 +73,7 @@ impl Env {
         let mgr = ContainerMgr::new(
             self.rt.clone(),
             self.images.clone(),
+            self.volumes.clone(),
             self.cfg.clone(),
             rx,
             self.bus.clone(),
@@ -286,12 +297,12 @@ async fn remove_needs_force_for_running_containers() {
         .id;
     e.mgr.start(&id).await.unwrap();
     assert!(matches!(
-        e.mgr.remove(&id, false).await,
+        e.mgr.remove(&id, false, false).await,
         Err(Error::Conflict(_))
     ));
     let removed = e.mgr.wait(&id, WaitCondition::Removed).unwrap();
     exit_on_kill(&e, &id, None, 137);
-    e.mgr.remove(&id, true).await.unwrap();
+    e.mgr.remove(&id, true, false).await.unwrap();
     assert_eq!(
         tokio::time::timeout(Duration::from_secs(5), removed)
             .await
@@ -358,7 +369,7 @@ async fn removal_does_not_wait_for_the_reap() {
         0
     );
     exit_on_kill(&e, &forced, None, 137);
-    tokio::time::timeout(within, e.mgr.remove(&forced, true))
+    tokio::time::timeout(within, e.mgr.remove(&forced, true, false))
         .await
         .expect("rm -f waits for no reap")
         .unwrap();
@@ -376,7 +387,7 @@ async fn removal_does_not_wait_for_the_reap() {
         .await
         .unwrap()
         .unwrap();
-    tokio::time::timeout(within, e.mgr.remove(&exited, false))
+    tokio::time::timeout(within, e.mgr.remove(&exited, false, false))
         .await
         .expect("rm waits for no reap")
         .unwrap();
@@ -720,3 +731,6 @@ async fn daemon_start_restarts_always_and_unless_stopped() {
         Status::Created
     );
 }
+
+/// Volumes of containers: kept apart, this file is long enough.
+mod volumes;
