@@ -373,17 +373,18 @@ pub fn build(m: &ContainerMeta, user: &ResolvedUser, namespace: &str) -> Result<
     let user_has = |dst: &str| {
         binds.iter().any(|b| b.destination == dst) || m.mounts.iter().any(|r| r.destination == dst)
     };
+    // Parents before children, whatever list a mount came from (a volume
+    // at /etc goes under /etc/hosts).
+    let mut user: Vec<Mount> = Vec::new();
     for (dst, src) in [
         ("/etc/resolv.conf", &m.resolv_conf_path),
         ("/etc/hostname", &m.hostname_path),
         ("/etc/hosts", &m.hosts_path),
     ] {
         if !user_has(dst) {
-            mounts.push(mount(dst, "bind", src, &["rbind", "rprivate"])?);
+            user.push(mount(dst, "bind", src, &["rbind", "rprivate"])?);
         }
     }
-    // Parents before children, whatever list a mount came from.
-    let mut user: Vec<Mount> = Vec::new();
     for b in &binds {
         let mode = if b.read_only { "ro" } else { "rw" };
         user.push(mount(
