@@ -349,3 +349,62 @@ fn image_volume_becomes_anonymous_volume_with_the_image_content() {
     d.docker_ok(&["rm", "-v", "user", "base"]);
     assert!(volume_names(&d).is_empty());
 }
+
+#[test]
+fn pouch_cli_volume_commands() {
+    let Some(d) = TestDaemon::start() else { return };
+    assert_eq!(
+        d.pouch_ok(&["volume", "create", "--label", "a=b", "pv1"]),
+        "pv1"
+    );
+    assert_eq!(d.pouch_ok(&["volume", "create", "pv2"]), "pv2");
+    let ls = d.pouch_ok(&["volume", "ls"]);
+    let lines: Vec<&str> = ls.lines().map(str::trim_end).collect();
+    assert_eq!(
+        lines,
+        ["DRIVER    VOLUME NAME", "local     pv1", "local     pv2"]
+    );
+    assert_eq!(
+        d.pouch_ok(&["volume", "ls", "-q", "--filter", "label=a"]),
+        "pv1"
+    );
+    assert_eq!(
+        d.pouch_ok(&[
+            "volume",
+            "inspect",
+            "-f",
+            "{{.Name}} {{.Driver}} {{.Labels.a}}",
+            "pv1"
+        ]),
+        "pv1 local b"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&d.pouch_ok(&["volume", "inspect", "pv2"])).expect("inspect JSON");
+    assert_eq!(json[0]["Scope"], "local");
+    let o = d.pouch_run(&["volume", "inspect", "nope"]);
+    assert!(!o.status.success());
+    assert!(o.stderr.contains("No such volume: nope"), "{}", o.stderr);
+
+    let out = d.pouch_ok(&[
+        "run",
+        "--name",
+        "pc",
+        "-v",
+        "pv1:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /data/f; cat /data/f",
+    ]);
+    assert_eq!(out, "hi");
+    let o = d.pouch_run(&["volume", "rm", "pv1"]);
+    assert!(!o.status.success());
+    assert!(o.stderr.contains("volume is in use"), "{}", o.stderr);
+    d.pouch_ok(&["rm", "pc"]);
+    assert_eq!(
+        d.pouch_ok(&["volume", "prune", "-f", "--filter", "label=a=b"]),
+        "Deleted Volumes:\npv1\n\nTotal reclaimed space: 3B"
+    );
+    assert_eq!(d.pouch_ok(&["volume", "rm", "pv2"]), "pv2");
+    assert_eq!(d.pouch_ok(&["volume", "ls", "-q"]), "");
+}
