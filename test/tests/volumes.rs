@@ -173,6 +173,24 @@ fn anonymous_volume_goes_with_rm_v() {
     d.docker_ok(&[
         "run", "--name", "cb", "-v", "/data", "-v", "keep:/k", "busybox", "true",
     ]);
+    // --rm takes the anonymous volumes along, as Docker's auto-remove does.
+    d.docker_ok(&["run", "--rm", "-v", "/gone", "busybox", "true"]);
+    pouch_tests::wait_for(
+        "the --rm container to go",
+        std::time::Duration::from_secs(10),
+        || {
+            d.docker_ok(&["ps", "-aq", "-f", "status=exited"])
+                .lines()
+                .count()
+                .eq(&2)
+                .then_some(())
+        },
+    );
+    pouch_tests::wait_for(
+        "its anonymous volume to go",
+        std::time::Duration::from_secs(10),
+        || (volume_names(&d).len() == 3).then_some(()),
+    );
     d.docker_ok(&["rm", "-v", "ca"]);
     let left = volume_names(&d);
     assert!(!left.contains(&name), "{left:?}");

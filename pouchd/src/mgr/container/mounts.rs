@@ -217,6 +217,13 @@ fn from_mount(m: &Mount) -> Result<Planned> {
 /// `Config.Volumes` (the image's VOLUMEs and the CLI's `-v /path`) that
 /// nothing else already mounts. Pure: no volume is created here.
 pub(super) fn plan(hc: &HostConfig, cfg: &Config) -> Result<Vec<Planned>> {
+    if !hc.volumes_from.is_empty() {
+        // Refused rather than silently ignored: the container would run
+        // without the data it asked for.
+        return Err(Error::NotImplemented(
+            "VolumesFrom (--volumes-from) is not supported yet".into(),
+        ));
+    }
     let mut taken: HashSet<String> = HashSet::new();
     let mut out = Vec::new();
     let mut claim = |dst: &str| -> Result<()> {
@@ -259,6 +266,13 @@ pub(super) fn plan(hc: &HostConfig, cfg: &Config) -> Result<Vec<Planned>> {
             nocopy: false,
         };
         out.push(volume_record(&b, ""));
+    }
+    // `--volume-driver` applies to the volumes of `-v` and of the image;
+    // an unknown driver then fails at create with Docker's message.
+    for p in out.iter_mut() {
+        if p.record.is_volume() && p.create.driver.is_empty() {
+            p.create.driver = hc.volume_driver.clone();
+        }
     }
     Ok(out)
 }
@@ -441,5 +455,32 @@ mod tests {
         };
         let p = plan(&h, &cfg).unwrap();
         assert_eq!(p[0].record.tmpfs_options, ["size=1048576", "mode=1777"]);
+        let oci = to_oci(&p[0].record).unwrap();
+        assert_eq!(oci.typ().as_deref(), Some("tmpfs"));
+        assert_eq!(
+            oci.options().clone().unwrap_or_default(),
+            [
+                "nosuid",
+                "nodev",
+                "noexec",
+                "size=1048576",
+                "mode=1777",
+                "rw"
+            ]
+        );
+        let mut h = hc(&["v1:/v:ro"]);
+        h.volume_driver = "nfs".into();
+        let p = plan(&h, &cfg).unwrap();
+        assert_eq!(p[0].create.driver, "nfs");
+        let mut r = p[0].record.clone();
+        r.source = "/home/volumes/v1/_data".into();
+        let oci = to_oci(&r).unwrap();
+        assert_eq!(oci.typ().as_deref(), Some("bind"));
+        assert_eq!(
+            oci.options().clone().unwrap_or_default(),
+            ["rbind", "rprivate", "ro"]
+        );
+        h.volumes_from = vec!["other".into()];
+        assert!(matches!(plan(&h, &cfg), Err(Error::NotImplemented(_))));
     }
 }
