@@ -55,7 +55,10 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let images =
         Arc::new(ImageMgr::new(ctrd.clone(), cfg.home_dir.join("tmp"), events.clone()).await?);
     images.set_registries(cfg.registries()?);
-    let volumes = Arc::new(VolumeMgr::new(cfg.home_dir.join("volumes"))?);
+    let volumes = Arc::new(VolumeMgr::new(
+        cfg.home_dir.join("volumes"),
+        events.clone(),
+    )?);
     let containers = ContainerMgr::new(
         ctrd.clone(),
         images.clone(),

@@ -124,6 +124,30 @@ fn volume_ls_inspect_rm_prune_output() {
     );
     assert_eq!(d.docker_ok(&["volume", "rm", "v2"]), "v2");
     assert!(volume_names(&d).is_empty());
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() + 1)
+        .unwrap_or(0);
+    let events = d.docker_ok(&[
+        "events",
+        "--since",
+        "1",
+        "--until",
+        &until.to_string(),
+        "--filter",
+        "type=volume",
+        "--format",
+        "{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.driver}}",
+    ]);
+    assert_eq!(
+        events.lines().collect::<Vec<_>>(),
+        [
+            "create v1 local",
+            "create v2 local",
+            "destroy v1 local",
+            "destroy v2 local"
+        ]
+    );
 }
 
 /// `2023-03-01T10:00:00Z`.

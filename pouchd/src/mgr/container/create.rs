@@ -239,7 +239,7 @@ impl ContainerMgr {
         let planned = super::mounts::plan(&host_config, &config)?;
 
         let id = hex::encode(rand::random::<[u8; 32]>());
-        let mounts = self.acquire_mounts(&id, planned)?;
+        let mounts = self.acquire_mounts(&id, planned).await?;
         let dir = self.meta.dir(&id);
         let p = |f: &str| dir.join(f).to_string_lossy().into_owned();
         let meta = ContainerMeta {

@@ -277,38 +277,55 @@ pub(super) fn plan(hc: &HostConfig, cfg: &Config) -> Result<Vec<Planned>> {
     Ok(out)
 }
 
-impl ContainerMgr {
-    /// Finds or creates each planned volume and references it for container
-    /// `id`; on failure, what was taken is given back.
-    pub(super) fn acquire_mounts(&self, id: &str, plan: Vec<Planned>) -> Result<Vec<MountRecord>> {
-        let mut done: Vec<MountRecord> = Vec::new();
-        let mut created: Vec<String> = Vec::new();
-        for p in plan {
-            let mut r = p.record;
-            if r.is_volume() {
-                match self.volumes.acquire(&p.create, id) {
-                    Ok((v, new)) => {
-                        r.name = v.name.clone();
-                        r.source = v.mountpoint.to_string_lossy().into_owned();
-                        r.driver = v.driver;
-                        if new {
-                            created.push(v.name);
-                        }
-                    }
-                    Err(e) => {
-                        for d in done.iter().filter(|d| d.is_volume()) {
-                            self.volumes.release(&d.name, id);
-                        }
-                        for n in &created {
-                            let _ = self.volumes.remove(n, false);
-                        }
-                        return Err(e);
+/// The body of [`ContainerMgr::acquire_mounts`].
+fn acquire(
+    volumes: &crate::mgr::volume::VolumeMgr,
+    id: &str,
+    plan: Vec<Planned>,
+) -> Result<Vec<MountRecord>> {
+    let mut done: Vec<MountRecord> = Vec::new();
+    let mut created: Vec<String> = Vec::new();
+    for p in plan {
+        let mut r = p.record;
+        if r.is_volume() {
+            match volumes.acquire(&p.create, id) {
+                Ok((v, new)) => {
+                    r.name = v.name.clone();
+                    r.source = v.mountpoint.to_string_lossy().into_owned();
+                    r.driver = v.driver;
+                    if new {
+                        created.push(v.name);
                     }
                 }
+                Err(e) => {
+                    for d in done.iter().filter(|d| d.is_volume()) {
+                        volumes.release(&d.name, id);
+                    }
+                    for n in &created {
+                        let _ = volumes.remove(n, false);
+                    }
+                    return Err(e);
+                }
             }
-            done.push(r);
         }
-        Ok(done)
+        done.push(r);
+    }
+    Ok(done)
+}
+
+impl ContainerMgr {
+    /// Finds or creates each planned volume and references it for container
+    /// `id`, on the blocking pool (a new volume's metadata is fsynced); on
+    /// failure, what was taken is given back.
+    pub(super) async fn acquire_mounts(
+        &self,
+        id: &str,
+        plan: Vec<Planned>,
+    ) -> Result<Vec<MountRecord>> {
+        let (volumes, id) = (self.volumes.clone(), id.to_string());
+        tokio::task::spawn_blocking(move || acquire(&volumes, &id, plan))
+            .await
+            .map_err(|e| Error::system(format!("creating volumes: {e}")))?
     }
 
     /// Drops container `id`'s references; with `remove_anonymous` (`rm -v`,
@@ -358,6 +375,9 @@ impl ContainerMgr {
             .iter()
             .enumerate()
             .filter(|(_, r)| r.is_volume() && r.copy_data)
+            // A volume with content is never filled: no need to mount the
+            // rootfs for it.
+            .filter(|(_, r)| std::fs::read_dir(&r.source).is_ok_and(|mut d| d.next().is_none()))
             .map(|(i, r)| (i, r.clone()))
             .collect();
         if wanted.is_empty() {

@@ -42,7 +42,7 @@ async fn env() -> Env {
         log_config: Default::default(),
     };
     let (tx, rx) = event_channel();
-    let volumes = Arc::new(VolumeMgr::new(dir.path().join("volumes")).unwrap());
+    let volumes = Arc::new(VolumeMgr::new(dir.path().join("volumes"), bus.clone()).unwrap());
     let mgr = ContainerMgr::new(
         rt.clone(),
         images.clone(),

@@ -54,9 +54,14 @@ impl VolumeMgr {
     /// Creates a volume, or returns the existing one of that name (as
     /// Docker does; its labels and options are then left as they were).
     pub fn create(&self, opts: &CreateOptions) -> Result<Volume> {
-        let mut map = self.lock();
-        let (name, _) = self.get_or_create(&mut map, opts)?;
-        let v = self.view(&map[&name]);
+        let (v, created) = {
+            let mut map = self.lock();
+            let (name, created) = self.get_or_create(&mut map, opts)?;
+            (self.view(&map[&name]), created)
+        };
+        if created {
+            self.emit("create", &v.name);
+        }
         Ok(v)
     }
 
@@ -64,13 +69,19 @@ impl VolumeMgr {
     /// so that a prune cannot remove the volume in between. Returns the
     /// volume and whether it was created now.
     pub fn acquire(&self, opts: &CreateOptions, id: &str) -> Result<(Volume, bool)> {
-        let mut map = self.lock();
-        let (name, created) = self.get_or_create(&mut map, opts)?;
-        let Some(e) = map.get_mut(&name) else {
-            return Err(super::not_found(&name));
+        let v = {
+            let mut map = self.lock();
+            let (name, created) = self.get_or_create(&mut map, opts)?;
+            let Some(e) = map.get_mut(&name) else {
+                return Err(super::not_found(&name));
+            };
+            e.refs.insert(id.to_string());
+            (self.view(e), created)
         };
-        e.refs.insert(id.to_string());
-        Ok((self.view(e), created))
+        if v.1 {
+            self.emit("create", &v.0.name);
+        }
+        Ok(v)
     }
 
     fn get_or_create(

@@ -22,10 +22,11 @@ pub use name::{anonymous_name, validate_name};
 pub use prune::PruneReport;
 
 use crate::error::{Error, Result};
+use crate::mgr::events::EventBus;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use store::VolumeMeta;
 
 /// The only driver there is.
@@ -57,11 +58,13 @@ pub struct VolumeMgr {
     // atomic with them (a create's mkdir and metadata write, a removal's
     // rename to trash); never held across an await or a recursive delete.
     inner: Mutex<BTreeMap<String, Entry>>,
+    events: Arc<EventBus>,
 }
 
 impl VolumeMgr {
-    /// Opens `root` (`<home>/volumes`), recovering every volume in it.
-    pub fn new(root: impl Into<PathBuf>) -> Result<Self> {
+    /// Opens `root` (`<home>/volumes`), recovering every volume in it;
+    /// creations and removals are published on `events`.
+    pub fn new(root: impl Into<PathBuf>, events: Arc<EventBus>) -> Result<Self> {
         let root = root.into();
         std::fs::create_dir_all(&root)?;
         let mut map = BTreeMap::new();
@@ -78,11 +81,18 @@ impl VolumeMgr {
         Ok(VolumeMgr {
             root,
             inner: Mutex::new(map),
+            events,
         })
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Entry>> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Docker's volume event (`create`, `destroy`); called without the lock.
+    fn emit(&self, action: &str, name: &str) {
+        let attrs = HashMap::from([("driver".to_string(), LOCAL_DRIVER.to_string())]);
+        self.events.publish("volume", action, name, attrs);
     }
 
     fn data_dir(&self, name: &str) -> PathBuf {

@@ -47,6 +47,7 @@ impl VolumeMgr {
         for (name, trash) in trashed {
             report.space_reclaimed += store::disk_usage(&trash.join("_data"));
             store::delete(&trash);
+            self.emit("destroy", &name);
             tracing::info!(name, "volume pruned");
             report.deleted.push(name);
         }

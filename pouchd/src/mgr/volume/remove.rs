@@ -29,6 +29,7 @@ impl VolumeMgr {
             trash
         };
         store::delete(&trash);
+        self.emit("destroy", name);
         tracing::info!(name, "volume removed");
         Ok(())
     }

@@ -1,6 +1,10 @@
 use super::*;
 use pouch_api::Filters;
 
+fn bus() -> Arc<EventBus> {
+    Arc::new(EventBus::new(None).unwrap())
+}
+
 fn named(n: &str) -> CreateOptions {
     CreateOptions {
         name: Some(n.to_string()),
@@ -18,7 +22,7 @@ fn list_names(m: &VolumeMgr, f: Filters) -> Vec<String> {
 #[test]
 fn create_persists_and_recovers() {
     let d = tempfile::tempdir().unwrap();
-    let m = VolumeMgr::new(d.path()).unwrap();
+    let m = VolumeMgr::new(d.path(), bus()).unwrap();
     let mut opts = named("data");
     opts.labels.insert("app".into(), "web".into());
     let v = m.create(&opts).unwrap();
@@ -34,7 +38,7 @@ fn create_persists_and_recovers() {
     assert_eq!(anon.name.len(), 64);
     drop(m);
 
-    let m = VolumeMgr::new(d.path()).unwrap();
+    let m = VolumeMgr::new(d.path(), bus()).unwrap();
     let got = m.get("data").unwrap();
     assert_eq!(got.labels["app"], "web");
     assert_eq!(got.created_at, v.created_at);
@@ -49,7 +53,7 @@ fn create_persists_and_recovers() {
 #[test]
 fn bad_names_drivers_and_options_are_refused() {
     let d = tempfile::tempdir().unwrap();
-    let m = VolumeMgr::new(d.path().join("v")).unwrap();
+    let m = VolumeMgr::new(d.path().join("v"), bus()).unwrap();
     for bad in ["..", "../x", "a/b", "x", ".hidden"] {
         let e = m.create(&named(bad)).unwrap_err();
         assert!(matches!(e, Error::InvalidParameter(_)), "{bad}: {e}");
@@ -79,7 +83,7 @@ fn bad_names_drivers_and_options_are_refused() {
 #[test]
 fn volume_in_use_cannot_be_removed_even_forced() {
     let d = tempfile::tempdir().unwrap();
-    let m = VolumeMgr::new(d.path()).unwrap();
+    let m = VolumeMgr::new(d.path(), bus()).unwrap();
     let (v, created) = m.acquire(&named("data"), "c1").unwrap();
     assert!(created);
     let (_, created) = m.acquire(&named("data"), "c2").unwrap();
@@ -102,7 +106,7 @@ fn volume_in_use_cannot_be_removed_even_forced() {
 #[test]
 fn prune_removes_unused_volumes_matching_labels() {
     let d = tempfile::tempdir().unwrap();
-    let m = VolumeMgr::new(d.path()).unwrap();
+    let m = VolumeMgr::new(d.path(), bus()).unwrap();
     let mut keep = named("keep");
     keep.labels.insert("keep".into(), "1".into());
     m.create(&keep).unwrap();
@@ -128,7 +132,7 @@ fn prune_removes_unused_volumes_matching_labels() {
 #[test]
 fn list_filters() {
     let d = tempfile::tempdir().unwrap();
-    let m = VolumeMgr::new(d.path()).unwrap();
+    let m = VolumeMgr::new(d.path(), bus()).unwrap();
     let mut a = named("alpha");
     a.labels.insert("tier".into(), "db".into());
     m.create(&a).unwrap();
@@ -163,10 +167,31 @@ fn recovery_adopts_bare_dirs_and_drops_trash() {
     std::fs::create_dir_all(d.path().join("bare/_data")).unwrap();
     std::fs::create_dir_all(d.path().join(".trash-0011/_data")).unwrap();
     std::fs::write(d.path().join("stray-file"), "").unwrap();
-    let m = VolumeMgr::new(d.path()).unwrap();
+    let m = VolumeMgr::new(d.path(), bus()).unwrap();
     assert_eq!(list_names(&m, Filters::new()), ["bare"]);
     assert!(!d.path().join(".trash-0011").exists());
     assert!(m.add_ref("bare", "c1"));
     assert!(!m.add_ref("gone", "c1"));
     assert_eq!(m.get("bare").unwrap().refs, ["c1"]);
+}
+
+#[test]
+fn creations_and_removals_are_published() {
+    let d = tempfile::tempdir().unwrap();
+    let b = bus();
+    let m = VolumeMgr::new(d.path(), b.clone()).unwrap();
+    m.create(&named("ev")).unwrap();
+    // Not created again: no second event.
+    m.create(&named("ev")).unwrap();
+    m.remove("ev", false).unwrap();
+    m.acquire(&named("ev2"), "c1").unwrap();
+    let (history, _) = b.subscribe(Some(0));
+    let got: Vec<(String, String, String)> = history
+        .iter()
+        .map(|e| (e.r#type.clone(), e.action.clone(), e.actor.id.clone()))
+        .collect();
+    let want = [("create", "ev"), ("destroy", "ev"), ("create", "ev2")]
+        .map(|(a, n)| ("volume".to_string(), a.to_string(), n.to_string()));
+    assert_eq!(got, want);
+    assert_eq!(history[0].actor.attributes["driver"], "local");
 }

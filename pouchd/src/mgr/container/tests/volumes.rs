@@ -107,7 +107,7 @@ async fn restart_recovers_references() {
         .await
         .unwrap()
         .id;
-    let vols = Arc::new(VolumeMgr::new(e.volumes.root()).unwrap());
+    let vols = Arc::new(VolumeMgr::new(e.volumes.root(), e.bus.clone()).unwrap());
     assert!(vols.get("data").unwrap().refs.is_empty());
     let (tx, rx) = crate::testutil::event_channel();
     let _mgr = ContainerMgr::new(
