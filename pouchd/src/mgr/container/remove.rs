@@ -82,13 +82,13 @@ impl ContainerMgr {
             c.removing.store(false, Ordering::SeqCst);
             return Err(e.context(format!("removing container {}", c.id)));
         }
+        // Volumes are no business of containerd's: released here, before
+        // the removal is reported done, so a `volume rm` right after works.
+        self.release_mounts(&c.id, &c.meta().mounts, volumes).await;
         self.containers.remove(&c.id);
         self.exec_forget_container(&c.id);
         self.reclaimer
             .reclaim(c.id.clone(), c.meta().snapshot_key.clone());
-        // Volumes are no business of containerd's: released here, before
-        // the removal is reported done, so a `volume rm` right after works.
-        self.release_mounts(&c.id, &c.meta().mounts, volumes).await;
         c.wait.send_modify(|w| {
             w.removed = true;
             w.running = false;
