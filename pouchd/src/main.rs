@@ -52,17 +52,16 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let ctrd = Arc::new(ctrd);
     let containerd_version = ctrd.version().await.unwrap_or_default();
     let events = Arc::new(EventBus::new(Some(cfg.home_dir.join("events.log")))?);
-    let images =
-        Arc::new(ImageMgr::new(ctrd.clone(), cfg.home_dir.join("tmp"), events.clone()).await?);
-    images.set_registries(cfg.registries()?);
     let volumes = Arc::new(VolumeMgr::new(
         cfg.home_dir.join("volumes"),
         events.clone(),
     )?);
+    let images =
+        Arc::new(ImageMgr::new(ctrd.clone(), cfg.home_dir.join("tmp"), events.clone()).await?);
+    images.set_registries(cfg.registries()?);
     let containers = ContainerMgr::new(
         ctrd.clone(),
         images.clone(),
-        volumes.clone(),
         ContainerMgrConfig {
             root: cfg.home_dir.join("containers"),
             exec_root: cfg.exec_root.join("fifo"),
@@ -71,6 +70,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         },
         ctrd_events,
         events.clone(),
+        volumes.clone(),
     )
     .await?;
     let daemon = Arc::new(Daemon {

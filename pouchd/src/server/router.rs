@@ -2,7 +2,7 @@
 
 use crate::bridge::{
     archive, container, events, exec, image, image_commit, image_filters, image_import, image_pull,
-    image_save, stream, system, volume,
+    image_save, stream, system,
 };
 use crate::daemon::Daemon;
 use crate::error::Error;
@@ -105,12 +105,12 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
             "/images/{*rest}",
             get(image::get).delete(image::remove).post(image::post),
         )
-        .route("/volumes", get(volume::list))
-        .route("/volumes/create", post(volume::create))
-        .route("/volumes/prune", post(volume::prune))
+        .route("/volumes", get(crate::bridge::volume::list))
+        .route("/volumes/create", post(crate::bridge::volume::create))
+        .route("/volumes/prune", post(crate::bridge::volume::prune))
         .route(
             "/volumes/{name}",
-            get(volume::inspect).delete(volume::remove),
+            get(crate::bridge::volume::inspect).delete(crate::bridge::volume::remove),
         )
         .fallback(page_not_found)
         .layer(axum::middleware::from_fn(

@@ -236,7 +236,7 @@ impl ContainerMgr {
             return Err(Error::invalid("No command specified"));
         }
         let warnings = Vec::new();
-        let planned = super::mounts::plan(&host_config, &config)?;
+        let planned = super::volumes::plan(&host_config, &config)?;
 
         let id = hex::encode(rand::random::<[u8; 32]>());
         let mounts = self.acquire_mounts(&id, planned).await?;

@@ -18,7 +18,6 @@ mod list;
 mod logfile;
 mod logs;
 mod monitor;
-mod mounts;
 mod pause;
 mod reclaim;
 mod recover;
@@ -34,6 +33,7 @@ mod stop;
 mod store;
 mod top;
 mod user;
+mod volumes;
 mod wait;
 
 pub use attach::{parse_detach_keys, AttachStreams, StdinEnd};
@@ -42,10 +42,10 @@ pub use create::CreateResult;
 pub use io::{OutputChunk, StreamKind};
 pub use list::ListOptions;
 pub use logs::{LogEntry, LogsOptions};
-pub use mounts::MountRecord;
 pub use spec::{parse_bind, Bind};
 pub use state::{ContainerMeta, State, Status};
 pub use top::Top;
+pub use volumes::MountRecord;
 pub use wait::WaitCondition;
 
 /// Checks a log driver and its options (for the daemon-wide default).
@@ -57,7 +57,6 @@ use crate::ctrd::{Runtime, RuntimeEvent};
 use crate::error::{Error, Result};
 use crate::mgr::events::EventBus;
 use crate::mgr::image::ImageMgr;
-use crate::mgr::volume::VolumeMgr;
 use crate::store::MetaStore;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -80,7 +79,7 @@ pub struct ContainerMgrConfig {
 pub struct ContainerMgr {
     rt: Arc<dyn Runtime>,
     images: Arc<ImageMgr>,
-    volumes: Arc<VolumeMgr>,
+    volumes: Arc<crate::mgr::volume::VolumeMgr>,
     meta: MetaStore,
     containers: ContainerStore,
     // std lock: map operations only.
@@ -96,10 +95,10 @@ impl ContainerMgr {
     pub async fn new(
         rt: Arc<dyn Runtime>,
         images: Arc<ImageMgr>,
-        volumes: Arc<VolumeMgr>,
         cfg: ContainerMgrConfig,
         events: tokio::sync::mpsc::Receiver<RuntimeEvent>,
         bus: Arc<EventBus>,
+        volumes: Arc<crate::mgr::volume::VolumeMgr>,
     ) -> Result<Arc<Self>> {
         std::fs::create_dir_all(&cfg.exec_root)?;
         let mgr = Arc::new(ContainerMgr {

@@ -395,7 +395,7 @@ pub fn build(m: &ContainerMeta, user: &ResolvedUser, namespace: &str) -> Result<
         )?);
     }
     for r in &m.mounts {
-        user.push(super::mounts::to_oci(r)?);
+        user.push(super::volumes::to_oci(r)?);
     }
     user.sort_by_key(|m| m.destination().components().count());
     mounts.extend(user);

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::error::Error;
+use crate::mgr::volume::VolumeMgr;
 use crate::testutil::{event_channel, FakeRuntime};
 use pouch_api::container::{Config, HostConfig, RestartPolicy};
 use std::time::Duration;
@@ -46,10 +47,10 @@ async fn env() -> Env {
     let mgr = ContainerMgr::new(
         rt.clone(),
         images.clone(),
-        volumes.clone(),
         cfg.clone(),
         rx,
         bus.clone(),
+        volumes.clone(),
     )
     .await
     .unwrap();
@@ -73,10 +74,10 @@ impl Env {
         let mgr = ContainerMgr::new(
             self.rt.clone(),
             self.images.clone(),
-            self.volumes.clone(),
             self.cfg.clone(),
             rx,
             self.bus.clone(),
+            self.volumes.clone(),
         )
         .await
         .unwrap();

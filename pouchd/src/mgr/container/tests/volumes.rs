@@ -113,10 +113,10 @@ async fn restart_recovers_references() {
     let _mgr = ContainerMgr::new(
         e.rt.clone(),
         e.images.clone(),
-        vols.clone(),
         e.cfg.clone(),
         rx,
         e.bus.clone(),
+        vols.clone(),
     )
     .await
     .unwrap();
