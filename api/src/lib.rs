@@ -17,6 +17,7 @@ pub mod message;
 pub mod network;
 pub mod stats;
 pub mod system;
+pub mod volume;
 
 #[cfg(test)]
 mod test_util;

@@ -25,6 +25,7 @@ mod query;
 pub mod registry;
 pub mod stream;
 mod system;
+pub mod volume;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
@@ -53,6 +54,7 @@ pub use stream::{
     ByteStream, FrameDemuxer, JsonMessageStream, JsonStream, JsonStreamDecoder, LogChunk,
     LogStream, StreamKind,
 };
+pub use volume::Volumes;
 
 use conn::{Connector, Endpoint};
 use query::Query;
@@ -102,6 +104,11 @@ impl Client {
     /// Image operations.
     pub fn images(&self) -> Images<'_> {
         Images::new(self)
+    }
+
+    /// Volume operations.
+    pub fn volumes(&self) -> Volumes<'_> {
+        Volumes::new(self)
     }
 
     /// Exec instance operations (create them with

@@ -14,6 +14,7 @@ use crate::commands::image::{
     rmi::RmiArgs, save::SaveArgs, tag::TagArgs, ImageCommand,
 };
 use crate::commands::system::{events::EventsArgs, info::InfoArgs, version::VersionArgs};
+use crate::commands::volume::VolumeCommand;
 
 /// A CLI for pouchd, the pouch container engine (Docker Engine API v1.41).
 #[derive(Debug, Parser)]
@@ -118,6 +119,9 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(VolumeCommand),
     /// Show the pouch version information
     Version(VersionArgs),
     /// Display system-wide information

@@ -4,6 +4,7 @@ use crate::mgr::container::ContainerMgr;
 use crate::mgr::events::EventBus;
 use crate::mgr::image::ImageMgr;
 use crate::mgr::system::SystemInfo;
+use crate::mgr::volume::VolumeMgr;
 use std::sync::Arc;
 
 /// Managers and facts the HTTP layer serves from.
@@ -12,4 +13,5 @@ pub struct Daemon {
     pub images: Arc<ImageMgr>,
     pub events: Arc<EventBus>,
     pub system: SystemInfo,
+    pub volumes: Arc<VolumeMgr>,
 }

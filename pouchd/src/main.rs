@@ -10,6 +10,7 @@ use pouchd::mgr::events::EventBus;
 use pouchd::mgr::image::ImageMgr;
 use pouchd::mgr::network::NetworkMgr;
 use pouchd::mgr::system::SystemInfo;
+use pouchd::mgr::volume::VolumeMgr;
 use std::sync::Arc;
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -52,6 +53,10 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let ctrd = Arc::new(ctrd);
     let containerd_version = ctrd.version().await.unwrap_or_default();
     let events = Arc::new(EventBus::new(Some(cfg.home_dir.join("events.log")))?);
+    let volumes = Arc::new(VolumeMgr::new(
+        cfg.home_dir.join("volumes"),
+        events.clone(),
+    )?);
     let images =
         Arc::new(ImageMgr::new(ctrd.clone(), cfg.home_dir.join("tmp"), events.clone()).await?);
     images.set_registries(cfg.registries()?);
@@ -76,6 +81,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         },
         ctrd_events,
         events.clone(),
+        volumes.clone(),
     )
     .await?;
     let daemon = Arc::new(Daemon {
@@ -83,6 +89,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         images,
         events,
         system: SystemInfo::gather(cfg.home_dir.clone(), containerd_version, cfg.debug),
+        volumes,
     });
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;

@@ -3,6 +3,7 @@
 pub mod container;
 pub mod image;
 pub mod system;
+pub mod volume;
 
 use pouch_client::Client;
 
@@ -76,6 +77,7 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Commit(a) => commit::run(ctx, a).await,
         Command::History(a) => history::run(ctx, a).await,
         Command::Image(c) => image::dispatch(ctx, c).await,
+        Command::Volume(c) => volume::dispatch(ctx, c).await,
         Command::Version(a) => version::run(ctx, a).await,
         Command::Info(a) => info::run(ctx, a).await,
         Command::Events(a) => events::run(ctx, a).await,

@@ -280,7 +280,7 @@ pub async fn remove(
     if p.bool("link") {
         return Err(Error::invalid("links are not supported"));
     }
-    let (mgr, force) = (state.containers.clone(), p.bool("force"));
-    to_completion(async move { mgr.remove(&id, force).await }).await?;
+    let (mgr, force, volumes) = (state.containers.clone(), p.bool("force"), p.bool("v"));
+    to_completion(async move { mgr.remove(&id, force, volumes).await }).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -120,6 +120,7 @@ fn mounts(m: &ContainerMeta) -> Vec<MountPoint> {
         .binds
         .iter()
         .filter_map(|b| crate::mgr::container::parse_bind(b).ok().map(|p| (b, p)))
+        .filter(|(_, b)| b.is_host())
         .map(|(raw, b)| MountPoint {
             r#type: "bind".to_string(),
             source: b.source,
@@ -129,6 +130,16 @@ fn mounts(m: &ContainerMeta) -> Vec<MountPoint> {
             propagation: b.propagation,
             ..Default::default()
         })
+        .chain(m.mounts.iter().map(|r| MountPoint {
+            r#type: r.kind.clone(),
+            name: r.name.clone(),
+            source: r.source.clone(),
+            destination: r.destination.clone(),
+            driver: r.driver.clone(),
+            mode: r.mode.clone(),
+            rw: r.rw,
+            propagation: r.propagation.clone(),
+        }))
         .collect()
 }
 

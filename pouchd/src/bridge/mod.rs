@@ -15,6 +15,7 @@ mod inspect;
 pub mod network;
 pub mod stream;
 pub mod system;
+pub mod volume;
 
 use crate::daemon::Daemon;
 use std::sync::Arc;

@@ -128,6 +128,7 @@ pub async fn info(state: State) -> Json<Info> {
         },
         ..Default::default()
     };
+    info.plugins.volume = vec!["local".to_string()];
     info.plugins.log = vec!["json-file".to_string()];
     info.plugins.network = vec!["bridge".to_string(), "host".to_string(), "null".to_string()];
     info.runtimes.insert(

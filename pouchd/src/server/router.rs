@@ -114,6 +114,13 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
             "/images/{*rest}",
             get(image::get).delete(image::remove).post(image::post),
         )
+        .route("/volumes", get(crate::bridge::volume::list))
+        .route("/volumes/create", post(crate::bridge::volume::create))
+        .route("/volumes/prune", post(crate::bridge::volume::prune))
+        .route(
+            "/volumes/{name}",
+            get(crate::bridge::volume::inspect).delete(crate::bridge::volume::remove),
+        )
         .fallback(page_not_found)
         .layer(axum::middleware::from_fn(
             super::drain::drain_refused_bodies,

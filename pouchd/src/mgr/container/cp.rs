@@ -31,7 +31,13 @@ fn open_dir(p: &Path) -> Result<OwnedFd> {
 }
 
 /// A private mount of a snapshot, unmounted on drop.
-struct TempMount(PathBuf);
+pub(super) struct TempMount(PathBuf);
+
+impl TempMount {
+    pub(super) fn path(&self) -> &Path {
+        &self.0
+    }
+}
 
 impl Drop for TempMount {
     fn drop(&mut self) {
@@ -57,7 +63,12 @@ impl ContainerMgr {
     /// Mounts the snapshot at a private dir: writable (the container must be
     /// stopped, its upper dir may not be in use), or a read-only union of
     /// all its layers, which is safe next to a running container.
-    async fn mount_snapshot(&self, id: &str, key: &str, writable: bool) -> Result<TempMount> {
+    pub(super) async fn mount_snapshot(
+        &self,
+        id: &str,
+        key: &str,
+        writable: bool,
+    ) -> Result<TempMount> {
         let mounts = self.rt.snapshot_mounts(key).await?;
         let target = self
             .cfg

@@ -237,8 +237,10 @@ impl ContainerMgr {
             return Err(Error::invalid("No command specified"));
         }
         let warnings = Vec::new();
+        let planned = super::volumes::plan(&host_config, &config)?;
 
         let id = hex::encode(rand::random::<[u8; 32]>());
+        let mounts = self.acquire_mounts(&id, planned).await?;
         let dir = self.meta.dir(&id);
         let p = |f: &str| dir.join(f).to_string_lossy().into_owned();
         let meta = ContainerMeta {
@@ -252,6 +254,7 @@ impl ContainerMgr {
             host_config,
             image_id: image.id.clone(),
             snapshot_key: id.clone(),
+            mounts,
             state: State::default(),
             restart_count: 0,
             manually_stopped: false,
@@ -262,7 +265,11 @@ impl ContainerMgr {
             network: None,
         };
         let container = Arc::new(Container::new(meta));
-        self.containers.insert(container.clone())?;
+        if let Err(e) = self.containers.insert(container.clone()) {
+            self.release_mounts(&id, &container.meta().mounts, true)
+                .await;
+            return Err(e);
+        }
         let made = async {
             self.rt.prepare_snapshot(&id, &image.top_chain).await?;
             self.save(&container).await
@@ -272,6 +279,8 @@ impl ContainerMgr {
             self.containers.remove(&id);
             let _ = self.rt.remove_snapshot(&id).await;
             let _ = self.meta.remove(&id);
+            self.release_mounts(&id, &container.meta().mounts, true)
+                .await;
             return Err(e);
         }
         self.emit(&container.meta(), "create", &[]);

@@ -34,6 +34,7 @@ mod stop;
 mod store;
 mod top;
 mod user;
+mod volumes;
 mod wait;
 
 pub use attach::{parse_detach_keys, AttachStreams, StdinEnd};
@@ -45,6 +46,7 @@ pub use logs::{LogEntry, LogsOptions};
 pub use spec::{parse_bind, Bind};
 pub use state::{ContainerMeta, State, Status};
 pub use top::Top;
+pub use volumes::MountRecord;
 pub use wait::WaitCondition;
 
 /// Checks a log driver and its options (for the daemon-wide default).
@@ -79,6 +81,7 @@ pub struct ContainerMgrConfig {
 pub struct ContainerMgr {
     rt: Arc<dyn Runtime>,
     images: Arc<ImageMgr>,
+    volumes: Arc<crate::mgr::volume::VolumeMgr>,
     meta: MetaStore,
     containers: ContainerStore,
     // std lock: map operations only.
@@ -101,12 +104,14 @@ impl ContainerMgr {
         cfg: ContainerMgrConfig,
         events: tokio::sync::mpsc::Receiver<RuntimeEvent>,
         bus: Arc<EventBus>,
+        volumes: Arc<crate::mgr::volume::VolumeMgr>,
     ) -> Result<Arc<Self>> {
         std::fs::create_dir_all(&cfg.exec_root)?;
         let mgr = Arc::new(ContainerMgr {
             reclaimer: reclaim::Reclaimer::new(rt.clone(), cfg.exec_root.clone()),
             rt,
             images,
+            volumes,
             meta: MetaStore::new(&cfg.root, "config.v1.json")?,
             containers: ContainerStore::default(),
             execs: Default::default(),

@@ -153,7 +153,7 @@ impl ContainerMgr {
                 mgr.restart_by_policy(&c).await;
             });
         } else if m.host_config.auto_remove {
-            if let Err(e) = self.remove_container(c, true).await {
+            if let Err(e) = self.remove_container(c, true, true).await {
                 tracing::warn!(id = %c.id, error = %e, "auto-remove failed");
             }
         }

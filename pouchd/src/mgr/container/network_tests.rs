@@ -52,7 +52,7 @@ async fn a_run_is_attached_and_its_exit_releases() {
     // Started again: attached again.
     e.mgr.start(&id).await.unwrap();
     assert!(e.mgr.get(&id).unwrap().meta().network.is_some());
-    e.mgr.remove(&id, true).await.ok();
+    e.mgr.remove(&id, true, false).await.ok();
 }
 
 #[tokio::test]

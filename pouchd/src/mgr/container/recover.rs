@@ -52,6 +52,11 @@ impl ContainerMgr {
                 continue;
             }
             let m = c.meta();
+            for r in m.mounts.iter().filter(|r| r.is_volume()) {
+                if !self.volumes.add_ref(&r.name, &m.id) {
+                    tracing::warn!(id = %m.id, volume = r.name, "volume of container is gone");
+                }
+            }
             if m.state.status == Status::Removing {
                 c.update(|m| m.state.status = Status::Dead);
                 continue;

@@ -9,13 +9,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 impl ContainerMgr {
-    /// Removes the container; a running one only with `force` (killed first).
-    pub async fn remove(&self, reference: &str, force: bool) -> Result<()> {
+    /// Removes the container; a running one only with `force` (killed
+    /// first); with `volumes` its anonymous volumes too (`rm -v`).
+    pub async fn remove(&self, reference: &str, force: bool, volumes: bool) -> Result<()> {
         let c = self.get(reference)?;
-        self.remove_container(&c, force).await
+        self.remove_container(&c, force, volumes).await
     }
 
-    pub(super) async fn remove_container(&self, c: &Arc<Container>, force: bool) -> Result<()> {
+    pub(super) async fn remove_container(
+        &self,
+        c: &Arc<Container>,
+        force: bool,
+        volumes: bool,
+    ) -> Result<()> {
         let mut waiter = c.subscribe_wait();
         {
             let _op = c.op.lock().await;
@@ -79,6 +85,9 @@ impl ContainerMgr {
             c.removing.store(false, Ordering::SeqCst);
             return Err(e.context(format!("removing container {}", c.id)));
         }
+        // Volumes are no business of containerd's: released here, before
+        // the removal is reported done, so a `volume rm` right after works.
+        self.release_mounts(&c.id, &c.meta().mounts, volumes).await;
         self.containers.remove(&c.id);
         self.exec_forget_container(&c.id);
         self.reclaimer.reclaim(

@@ -42,35 +42,63 @@ const READONLY_PATHS: &[&str] = &[
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// A parsed `-v host:container[:opts]` bind.
+/// A parsed `-v [source:]destination[:opts]` entry of `Binds`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bind {
+    /// A host path (absolute), a volume name, or empty (anonymous volume).
     pub source: String,
     pub destination: String,
     pub read_only: bool,
     pub propagation: String,
+    /// `nocopy`: a volume is not filled from the image.
+    pub nocopy: bool,
 }
 
-/// Parses a `Binds` entry; only host paths are supported (volumes come later).
+impl Bind {
+    /// A host directory rather than a volume.
+    pub fn is_host(&self) -> bool {
+        self.source.starts_with('/')
+    }
+}
+
+fn is_mode(opts: &str) -> bool {
+    opts.split(',').all(|o| {
+        matches!(
+            o,
+            "ro" | "rw"
+                | "z"
+                | "Z"
+                | "nocopy"
+                | "shared"
+                | "rshared"
+                | "slave"
+                | "rslave"
+                | "private"
+                | "rprivate"
+        )
+    })
+}
+
+/// Parses a `Binds` entry as Docker's linux parser does: `dst`, `src:dst`
+/// or `src:dst:mode`, where `src` is a host path or a volume name.
 pub fn parse_bind(s: &str) -> Result<Bind> {
+    let invalid = || Error::invalid(format!("invalid volume specification: '{s}'"));
     let parts: Vec<&str> = s.split(':').collect();
     let (src, dst, opts) = match parts.as_slice() {
+        [dst] => ("", *dst, ""),
+        // A destination and a mode is not a volume: volumes need a name
+        // to take a mode.
+        [_, m] if is_mode(m) => return Err(invalid()),
         [src, dst] => (*src, *dst, ""),
         [src, dst, opts] => (*src, *dst, *opts),
-        _ => {
-            return Err(Error::invalid(format!(
-                "invalid volume specification: '{s}'"
-            )))
-        }
+        _ => return Err(invalid()),
     };
-    if !src.starts_with('/') {
-        return Err(Error::invalid(format!(
-            "invalid volume specification: '{s}': named volumes are not supported yet, use an absolute host path"
-        )));
+    if dst.is_empty() || (parts.len() > 1 && src.is_empty()) {
+        return Err(invalid());
     }
     if !dst.starts_with('/') {
         return Err(Error::invalid(format!(
-            "invalid volume specification: '{s}': mount path must be absolute"
+            "invalid volume specification: '{s}': invalid mount config for type \"volume\": invalid mount path: '{dst}' mount path must be absolute"
         )));
     }
     if Path::new(dst).components().count() <= 1 {
@@ -83,12 +111,17 @@ pub fn parse_bind(s: &str) -> Result<Bind> {
         destination: dst.to_string(),
         read_only: false,
         propagation: "rprivate".to_string(),
+        nocopy: false,
     };
+    if !bind.is_host() {
+        bind.propagation.clear();
+    }
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         match o {
             "ro" => bind.read_only = true,
             "rw" => bind.read_only = false,
-            "z" | "Z" | "nocopy" => {}
+            "z" | "Z" => {}
+            "nocopy" => bind.nocopy = true,
             "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" => {
                 bind.propagation = o.to_string()
             }
@@ -335,26 +368,37 @@ pub fn build(m: &ContainerMeta, user: &ResolvedUser, namespace: &str) -> Result<
         .binds
         .iter()
         .map(|b| parse_bind(b))
+        .filter(|b| b.as_ref().map_or(true, Bind::is_host))
         .collect::<Result<_>>()?;
-    let user_has = |dst: &str| binds.iter().any(|b| b.destination == dst);
+    let user_has = |dst: &str| {
+        binds.iter().any(|b| b.destination == dst) || m.mounts.iter().any(|r| r.destination == dst)
+    };
+    // Parents before children, whatever list a mount came from (a volume
+    // at /etc goes under /etc/hosts).
+    let mut user: Vec<Mount> = Vec::new();
     for (dst, src) in [
         ("/etc/resolv.conf", &m.resolv_conf_path),
         ("/etc/hostname", &m.hostname_path),
         ("/etc/hosts", &m.hosts_path),
     ] {
         if !user_has(dst) {
-            mounts.push(mount(dst, "bind", src, &["rbind", "rprivate"])?);
+            user.push(mount(dst, "bind", src, &["rbind", "rprivate"])?);
         }
     }
     for b in &binds {
         let mode = if b.read_only { "ro" } else { "rw" };
-        mounts.push(mount(
+        user.push(mount(
             &b.destination,
             "bind",
             &b.source,
             &["rbind", &b.propagation, mode],
         )?);
     }
+    for r in &m.mounts {
+        user.push(super::volumes::to_oci(r)?);
+    }
+    user.sort_by_key(|m| m.destination().components().count());
+    mounts.extend(user);
     for (dst, opts) in &hc.tmpfs {
         let mut o: Vec<&str> = vec!["nosuid", "nodev", "noexec"];
         o.extend(opts.split(',').filter(|s| !s.is_empty()));
@@ -501,7 +545,12 @@ mod tests {
         let b = parse_bind("/src:/dst:ro").unwrap();
         assert!(b.read_only);
         assert_eq!(b.destination, "/dst");
-        assert!(parse_bind("vol:/dst").is_err());
+        let v = parse_bind("vol:/dst:ro,nocopy").unwrap();
+        assert!(!v.is_host() && v.read_only && v.nocopy);
+        let a = parse_bind("/anon").unwrap();
+        assert!(a.source.is_empty() && !a.is_host());
+        assert!(parse_bind("/dst:ro").is_err());
+        assert!(parse_bind(":/dst").is_err());
         assert!(parse_bind("/src:dst").is_err());
         assert!(parse_bind("/src:/").is_err());
         assert!(parse_bind("/src:/dst:bogus").is_err());

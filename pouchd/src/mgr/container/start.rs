@@ -90,7 +90,7 @@ fn write_etc_files(m: &ContainerMeta) -> Result<()> {
 fn ensure_bind_sources(m: &ContainerMeta) -> Result<()> {
     for b in &m.host_config.binds {
         let b = spec::parse_bind(b)?;
-        if std::fs::symlink_metadata(&b.source).is_err() {
+        if b.is_host() && std::fs::symlink_metadata(&b.source).is_err() {
             std::fs::create_dir_all(&b.source)
                 .map_err(|e| Error::system(format!("creating bind source {}: {e}", b.source)))?;
         }
@@ -127,7 +127,7 @@ impl ContainerMgr {
         let res = self.start_locked(&c).await;
         if res.is_err() && c.meta().host_config.auto_remove {
             drop(_op);
-            if let Err(e) = self.remove_container(&c, true).await {
+            if let Err(e) = self.remove_container(&c, true, true).await {
                 tracing::warn!(id = %c.id, error = %e, "auto-remove after failed start");
             }
         }
@@ -186,6 +186,8 @@ impl ContainerMgr {
         self.attach_network(c).await?;
         let m = c.meta();
         ensure_bind_sources(&m)?;
+        self.populate_volumes(c).await?;
+        let m = c.meta();
         write_etc_files(&m)?;
         let mounts = self.rt.snapshot_mounts(&m.snapshot_key).await?;
         let user = if m.config.user.is_empty() {

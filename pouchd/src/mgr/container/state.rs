@@ -67,6 +67,9 @@ pub struct ContainerMeta {
     /// `sha256:` ID of the image.
     pub image_id: String,
     pub snapshot_key: String,
+    /// Volumes and `--mount`s (host-path `Binds` stay in `host_config`).
+    #[serde(default)]
+    pub mounts: Vec<super::volumes::MountRecord>,
     pub state: State,
     pub restart_count: u64,
     /// Set by stop/kill through the API, so restart policies leave it stopped.

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::error::Error;
+use crate::mgr::volume::VolumeMgr;
 use crate::testutil::{event_channel, FakeNetwork, FakeRuntime};
 use pouch_api::container::{Config, HostConfig, RestartPolicy};
 use std::time::Duration;
@@ -16,6 +17,7 @@ pub(super) struct Env {
     cfg: ContainerMgrConfig,
     images: Arc<ImageMgr>,
     bus: Arc<crate::mgr::events::EventBus>,
+    volumes: Arc<VolumeMgr>,
 }
 
 pub(super) async fn env() -> Env {
@@ -43,6 +45,7 @@ pub(super) async fn env() -> Env {
     };
     let (tx, rx) = event_channel();
     let net = Arc::new(FakeNetwork::default());
+    let volumes = Arc::new(VolumeMgr::new(dir.path().join("volumes"), bus.clone()).unwrap());
     let mgr = ContainerMgr::new(
         rt.clone(),
         images.clone(),
@@ -50,6 +53,7 @@ pub(super) async fn env() -> Env {
         cfg.clone(),
         rx,
         bus.clone(),
+        volumes.clone(),
     )
     .await
     .unwrap();
@@ -62,6 +66,7 @@ pub(super) async fn env() -> Env {
         cfg,
         images,
         bus,
+        volumes,
     }
 }
 
@@ -77,6 +82,7 @@ impl Env {
             self.cfg.clone(),
             rx,
             self.bus.clone(),
+            self.volumes.clone(),
         )
         .await
         .unwrap();
@@ -297,12 +303,12 @@ async fn remove_needs_force_for_running_containers() {
         .id;
     e.mgr.start(&id).await.unwrap();
     assert!(matches!(
-        e.mgr.remove(&id, false).await,
+        e.mgr.remove(&id, false, false).await,
         Err(Error::Conflict(_))
     ));
     let removed = e.mgr.wait(&id, WaitCondition::Removed).unwrap();
     exit_on_kill(&e, &id, None, 137);
-    e.mgr.remove(&id, true).await.unwrap();
+    e.mgr.remove(&id, true, false).await.unwrap();
     assert_eq!(
         tokio::time::timeout(Duration::from_secs(5), removed)
             .await
@@ -369,7 +375,7 @@ async fn removal_does_not_wait_for_the_reap() {
         0
     );
     exit_on_kill(&e, &forced, None, 137);
-    tokio::time::timeout(within, e.mgr.remove(&forced, true))
+    tokio::time::timeout(within, e.mgr.remove(&forced, true, false))
         .await
         .expect("rm -f waits for no reap")
         .unwrap();
@@ -387,7 +393,7 @@ async fn removal_does_not_wait_for_the_reap() {
         .await
         .unwrap()
         .unwrap();
-    tokio::time::timeout(within, e.mgr.remove(&exited, false))
+    tokio::time::timeout(within, e.mgr.remove(&exited, false, false))
         .await
         .expect("rm waits for no reap")
         .unwrap();
@@ -731,3 +737,6 @@ async fn daemon_start_restarts_always_and_unless_stopped() {
         Status::Created
     );
 }
+
+/// Volumes of containers: kept apart, this file is long enough.
+mod volumes;

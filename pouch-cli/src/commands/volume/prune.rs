@@ -1,0 +1,83 @@
+//! `pouch volume prune`: remove every volume no container uses (API 1.41).
+
+use std::io::Write as _;
+
+use clap::Args;
+use pouch_api::volume::VolumesPruneResponse;
+use pouch_api::Filters;
+
+use crate::commands::image::prune::confirmed;
+use crate::commands::Ctx;
+use crate::error::{CmdResult, StatusError};
+use crate::format::human::human_size4;
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Provide filter values (e.g. 'label=<label>')
+    #[arg(long = "filter", value_name = "FILTER")]
+    pub filter: Vec<String>,
+}
+
+const WARNING: &str =
+    "WARNING! This will remove all local volumes not used by at least one container.";
+
+/// The report printed after a prune.
+pub fn report(resp: &VolumesPruneResponse) -> String {
+    let mut out = String::new();
+    if let Some(deleted) = resp.volumes_deleted.as_ref().filter(|d| !d.is_empty()) {
+        out.push_str("Deleted Volumes:\n");
+        for name in deleted {
+            out.push_str(name);
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "Total reclaimed space: {}\n",
+        human_size4(resp.space_reclaimed as f64)
+    ));
+    out
+}
+
+pub async fn run(ctx: &Ctx, args: PruneArgs) -> CmdResult {
+    let mut filters = Filters::new();
+    for f in &args.filter {
+        filters.add_arg(f).map_err(StatusError::msg)?;
+    }
+    if !args.force {
+        print!("{WARNING}\nAre you sure you want to continue? [y/N] ");
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !confirmed(&answer) {
+            return Ok(());
+        }
+    }
+    let resp = ctx.client.volumes().prune(&filters).await?;
+    print!("{}", report(&resp));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_like_docker() {
+        assert_eq!(
+            report(&VolumesPruneResponse::default()),
+            "Total reclaimed space: 0B\n"
+        );
+        let r = VolumesPruneResponse {
+            volumes_deleted: Some(vec!["a".into(), "b".into()]),
+            space_reclaimed: 2048,
+        };
+        assert_eq!(
+            report(&r),
+            "Deleted Volumes:\na\nb\n\nTotal reclaimed space: 2.048kB\n"
+        );
+    }
+}
