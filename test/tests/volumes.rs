@@ -2,11 +2,8 @@
 //! named, anonymous and image volumes, copy-up, in-use refusal, prune, and
 //! survival of a pouchd kill -9.
 
+use pouch_tests::waits::is_full_id;
 use pouch_tests::TestDaemon;
-
-fn is_full_id(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
 
 fn volume_names(d: &TestDaemon) -> Vec<String> {
     let mut v: Vec<String> = d
