@@ -2,6 +2,7 @@
 //! and human-readable sizes and times.
 
 pub mod human;
+pub mod inspect;
 pub mod table;
 pub mod template;
 mod template_funcs;

@@ -6,8 +6,8 @@ use pouch_api::image::ImageInspect;
 use serde::Serialize;
 
 use crate::commands::Ctx;
-use crate::error::{CmdResult, Errors, StatusError};
-use crate::format::Template;
+use crate::error::{CmdResult, Errors};
+use crate::format::inspect as inspect_output;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ObjectType {
@@ -36,20 +36,6 @@ pub struct InspectArgs {
 pub enum Object {
     Container(Box<ContainerInspect>),
     Image(Box<ImageInspect>),
-}
-
-/// Docker's default output: a JSON array indented by 4 spaces.
-pub fn to_indented_json(objects: &[Object]) -> String {
-    if objects.is_empty() {
-        return "[]".to_string();
-    }
-    let mut buf = Vec::new();
-    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, formatter);
-    if objects.serialize(&mut ser).is_err() {
-        return "[]".to_string();
-    }
-    String::from_utf8_lossy(&buf).into_owned()
 }
 
 async fn lookup(ctx: &Ctx, args: &InspectArgs, name: &str) -> Result<Object, String> {
@@ -81,13 +67,7 @@ async fn lookup(ctx: &Ctx, args: &InspectArgs, name: &str) -> Result<Object, Str
 }
 
 pub async fn run(ctx: &Ctx, args: InspectArgs) -> CmdResult {
-    let template = match args.format.as_deref() {
-        Some(f) if !f.is_empty() => Some(
-            Template::parse(f)
-                .map_err(|e| StatusError::new(64, format!("Template parsing error: {e}")))?,
-        ),
-        _ => None,
-    };
+    let template = inspect_output::parse_format(args.format.as_deref())?;
     let mut found = Vec::new();
     let mut errors = Errors::new();
     for name in &args.names {
@@ -96,28 +76,19 @@ pub async fn run(ctx: &Ctx, args: InspectArgs) -> CmdResult {
             Err(e) => errors.push(e),
         }
     }
-    match &template {
-        None => println!("{}", to_indented_json(&found)),
-        Some(t) => {
-            for o in &found {
-                let value = serde_json::to_value(o).map_err(|e| StatusError::msg(e.to_string()))?;
-                match t.execute(&value) {
-                    Ok(s) => println!("{s}"),
-                    Err(e) => errors.push(e),
-                }
-            }
-        }
-    }
+    inspect_output::print(&found, template.as_ref(), &mut errors)?;
     errors.into_result()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::inspect::to_indented_json;
+    use crate::format::Template;
 
     #[test]
     fn indented_like_docker() {
-        assert_eq!(to_indented_json(&[]), "[]");
+        assert_eq!(to_indented_json::<Object>(&[]), "[]");
         let mut c = ContainerInspect {
             id: "abc".into(),
             name: "/web".into(),
