@@ -111,6 +111,15 @@ fn exit_on_kill(e: &Env, id: &str, signal: Option<u32>, code: u32) {
     });
 }
 
+/// A container running `cmd`, unnamed, with the default host config.
+async fn created(e: &Env, cmd: &[&str]) -> String {
+    e.mgr
+        .create(None, config(cmd), HostConfig::default())
+        .await
+        .unwrap()
+        .id
+}
+
 /// Host config with only a restart policy.
 fn policy(name: &str, maximum_retry_count: i64) -> HostConfig {
     HostConfig {
@@ -207,12 +216,7 @@ async fn unknown_image_and_bad_names_are_refused() {
 #[tokio::test]
 async fn lifecycle_start_exit_wait() {
     let e = env().await;
-    let id = e
-        .mgr
-        .create(None, config(&["true"]), HostConfig::default())
-        .await
-        .unwrap()
-        .id;
+    let id = created(&e, &["true"]).await;
     let waiter = e.mgr.wait(&id, WaitCondition::NextExit).unwrap();
     e.mgr.start(&id).await.unwrap();
     assert_eq!(e.mgr.get(&id).unwrap().meta().state.status, Status::Running);
@@ -238,12 +242,7 @@ async fn lifecycle_start_exit_wait() {
 #[tokio::test]
 async fn stop_escalates_to_sigkill_after_timeout() {
     let e = env().await;
-    let id = e
-        .mgr
-        .create(None, config(&["sleep", "1000"]), HostConfig::default())
-        .await
-        .unwrap()
-        .id;
+    let id = created(&e, &["sleep", "1000"]).await;
     e.mgr.start(&id).await.unwrap();
     exit_on_kill(&e, &id, Some(9), 137);
     e.mgr.stop(&id, Some(0)).await.unwrap();
@@ -356,12 +355,7 @@ async fn removal_does_not_wait_for_the_reap() {
         ..Default::default()
     };
     let auto = e.mgr.create(None, config(&["true"]), hc).await.unwrap().id;
-    let forced = e
-        .mgr
-        .create(None, config(&["sleep", "9"]), HostConfig::default())
-        .await
-        .unwrap()
-        .id;
+    let forced = created(&e, &["sleep", "9"]).await;
     let removed = e.mgr.wait(&auto, WaitCondition::Removed).unwrap();
     e.mgr.start(&auto).await.unwrap();
     e.mgr.start(&forced).await.unwrap();
@@ -380,12 +374,7 @@ async fn removal_does_not_wait_for_the_reap() {
         .expect("rm -f waits for no reap")
         .unwrap();
     // Nor does `rm` right after an ordinary exit, whose reap is under way.
-    let exited = e
-        .mgr
-        .create(None, config(&["true"]), HostConfig::default())
-        .await
-        .unwrap()
-        .id;
+    let exited = created(&e, &["true"]).await;
     e.mgr.start(&exited).await.unwrap();
     let stopped = e.mgr.wait(&exited, WaitCondition::NotRunning).unwrap();
     e.events.send(e.rt.exit(&exited, 0)).await.unwrap();
@@ -414,12 +403,7 @@ async fn removal_does_not_wait_for_the_reap() {
 async fn start_waits_for_the_previous_runs_reap() {
     let e = env().await;
     let gate = e.rt.gate_reaps();
-    let id = e
-        .mgr
-        .create(None, config(&["true"]), HostConfig::default())
-        .await
-        .unwrap()
-        .id;
+    let id = created(&e, &["true"]).await;
     e.mgr.start(&id).await.unwrap();
     let stopped = e.mgr.wait(&id, WaitCondition::NotRunning).unwrap();
     e.events.send(e.rt.exit(&id, 3)).await.unwrap();
@@ -449,18 +433,8 @@ async fn start_sweeps_what_removals_left_behind() {
         .unwrap()
         .id;
     e.mgr.start(&kept).await.unwrap();
-    let created_only = e
-        .mgr
-        .create(None, config(&["true"]), HostConfig::default())
-        .await
-        .unwrap()
-        .id;
-    let ran = e
-        .mgr
-        .create(None, config(&["sleep", "9"]), HostConfig::default())
-        .await
-        .unwrap()
-        .id;
+    let created_only = created(&e, &["true"]).await;
+    let ran = created(&e, &["sleep", "9"]).await;
     e.mgr.start(&ran).await.unwrap();
     // A daemon killed right after two removals took their metadata: the
     // record, task and snapshot of one, the snapshot of the other are left.
@@ -481,12 +455,7 @@ async fn start_sweeps_what_removals_left_behind() {
 #[tokio::test]
 async fn pause_and_unpause() {
     let e = env().await;
-    let id = e
-        .mgr
-        .create(None, config(&["sleep", "1"]), HostConfig::default())
-        .await
-        .unwrap()
-        .id;
+    let id = created(&e, &["sleep", "1"]).await;
     e.mgr.start(&id).await.unwrap();
     e.mgr.pause(&id).await.unwrap();
     assert_eq!(e.mgr.get(&id).unwrap().meta().state.status, Status::Paused);
@@ -521,12 +490,7 @@ async fn rename_moves_the_name() {
 #[tokio::test]
 async fn failed_start_is_recorded() {
     let e = env().await;
-    let id = e
-        .mgr
-        .create(None, config(&["nosuch"]), HostConfig::default())
-        .await
-        .unwrap()
-        .id;
+    let id = created(&e, &["nosuch"]).await;
     e.rt.set_fail_start(Some("exec: \"nosuch\": executable file not found in $PATH"));
     assert!(e.mgr.start(&id).await.is_err());
     let m = e.mgr.get(&id).unwrap().meta();
@@ -632,12 +596,7 @@ async fn list_filters_and_order() {
 async fn exec_lifecycle() {
     use pouch_api::exec::ExecConfig;
     let e = env().await;
-    let id = e
-        .mgr
-        .create(None, config(&["sleep", "1000"]), HostConfig::default())
-        .await
-        .unwrap()
-        .id;
+    let id = created(&e, &["sleep", "1000"]).await;
     let cfg = ExecConfig {
         cmd: Some(vec!["true".into()]),
         ..Default::default()
