@@ -4,7 +4,10 @@
 //! `server` (HTTP) → `bridge` (API objects ↔ manager calls) → `mgr` (container,
 //! image, system managers) → `ctrd` (containerd client). `ctrd` publishes
 //! runtime events on a channel that `mgr` consumes; it never calls up.
+//! `archive` (tar in and out of a directory tree without leaving it: `cp`,
+//! layer apply) is a leaf that `mgr` and `ctrd` both use.
 
+pub mod archive;
 pub mod bridge;
 pub mod config;
 pub mod ctrd;

@@ -337,3 +337,74 @@ fn make_certs(dir: &Path) {
         "ext.cnf",
     ]);
 }
+
+/// The OCI test image's blobs (from `hack/build-test-image`): its config
+/// JSON and its one gzip layer, to build other images on.
+pub fn test_image_blobs(dir: &Path) -> (serde_json::Value, Vec<u8>) {
+    let out = dir.join(format!("oci-{}", crate::random_hex(6)));
+    std::fs::create_dir_all(&out).unwrap();
+    let o = crate::run_with_timeout(
+        Command::new("tar")
+            .arg("-xf")
+            .arg(crate::test_image_oci())
+            .arg("-C")
+            .arg(&out),
+        None,
+        Duration::from_secs(60),
+    );
+    o.ok();
+    let blob = |d: &str| {
+        std::fs::read(
+            out.join("blobs/sha256")
+                .join(d.trim_start_matches("sha256:")),
+        )
+        .unwrap()
+    };
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("index.json")).unwrap()).unwrap();
+    let mdigest = index["manifests"][0]["digest"].as_str().unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&blob(mdigest)).unwrap();
+    let config: serde_json::Value =
+        serde_json::from_slice(&blob(manifest["config"]["digest"].as_str().unwrap())).unwrap();
+    let layer = blob(manifest["layers"][0]["digest"].as_str().unwrap());
+    (config, layer)
+}
+
+/// Pushes a one-manifest image `repo:tag` of `config` and gzip `layers`
+/// (OCI media types); returns the manifest's digest.
+pub fn put_image(
+    reg: &Registry,
+    repo: &str,
+    tag: &str,
+    config: &[u8],
+    layers: &[Vec<u8>],
+) -> String {
+    let cfg_digest = reg.put_blob(repo, config);
+    let layers: Vec<serde_json::Value> = layers
+        .iter()
+        .map(|l| {
+            serde_json::json!({
+                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": reg.put_blob(repo, l),
+                "size": l.len(),
+            })
+        })
+        .collect();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": cfg_digest,
+            "size": config.len(),
+        },
+        "layers": layers,
+    });
+    let body = serde_json::to_vec(&manifest).expect("manifest JSON");
+    reg.put_manifest(
+        repo,
+        tag,
+        "application/vnd.oci.image.manifest.v1+json",
+        &body,
+    )
+}

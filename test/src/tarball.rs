@@ -78,7 +78,12 @@ impl TarBuilder {
 
     /// A directory.
     pub fn dir(&mut self, name: &str) -> &mut Self {
-        self.header(name, b'5', 0, 0o755, "");
+        self.dir_mode(name, 0o755)
+    }
+
+    /// A directory with permission bits `mode`.
+    pub fn dir_mode(&mut self, name: &str, mode: u32) -> &mut Self {
+        self.header(name, b'5', 0, mode, "");
         self
     }
 

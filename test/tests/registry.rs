@@ -310,37 +310,6 @@ fn base64_url(data: &[u8]) -> String {
     out
 }
 
-/// The OCI test image's blobs: (config JSON, gzip layer).
-fn oci_test_blobs(dir: &Path) -> (serde_json::Value, Vec<u8>) {
-    let out = dir.join(format!("oci-{}", pouch_tests::random_hex(6)));
-    std::fs::create_dir_all(&out).unwrap();
-    let o = run_with_timeout(
-        Command::new("tar")
-            .arg("-xf")
-            .arg(pouch_tests::test_image_oci())
-            .arg("-C")
-            .arg(&out),
-        None,
-        Duration::from_secs(60),
-    );
-    o.ok();
-    let blob = |d: &str| {
-        std::fs::read(
-            out.join("blobs/sha256")
-                .join(d.trim_start_matches("sha256:")),
-        )
-        .unwrap()
-    };
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("index.json")).unwrap()).unwrap();
-    let mdigest = index["manifests"][0]["digest"].as_str().unwrap();
-    let manifest: serde_json::Value = serde_json::from_slice(&blob(mdigest)).unwrap();
-    let config: serde_json::Value =
-        serde_json::from_slice(&blob(manifest["config"]["digest"].as_str().unwrap())).unwrap();
-    let layer = blob(manifest["layers"][0]["digest"].as_str().unwrap());
-    (config, layer)
-}
-
 /// Recompresses a gzip layer with zstd (the `zstd` tool); `None` without it.
 fn zstd_of_gzip(dir: &Path, gz: &[u8]) -> Option<Vec<u8>> {
     if !Path::new("/usr/bin/zstd").exists() {
@@ -370,7 +339,7 @@ fn manifest_lists_resolve_to_the_platform_and_zstd_layers_unpack() {
         return;
     };
     let d = &d;
-    let (config, gz_layer) = oci_test_blobs(&d.dir);
+    let (config, gz_layer) = pouch_tests::registry::test_image_blobs(&d.dir);
     let repo = "test/multi";
 
     // linux/amd64: the test image, its layer recompressed with zstd when

@@ -4,7 +4,8 @@
 use crate::error::{Error, Result};
 use containerd_client::services::v1::{
     containers_client::ContainersClient, content_client::ContentClient, diff_client::DiffClient,
-    events_client::EventsClient, images_client::ImagesClient, leases_client::LeasesClient,
+    events_client::EventsClient, images_client::ImagesClient,
+    introspection_client::IntrospectionClient, leases_client::LeasesClient,
     namespaces_client::NamespacesClient, snapshots::snapshots_client::SnapshotsClient,
     tasks_client::TasksClient, version_client::VersionClient,
 };
@@ -39,6 +40,9 @@ pub struct Ctrd {
     namespace: String,
     pub(super) snapshotter: String,
     socket: PathBuf,
+    /// Where containerd's content store keeps its blobs, when it says so and
+    /// this mount namespace sees it: layers are read from there directly.
+    pub(super) content_root: Option<PathBuf>,
 }
 
 impl Ctrd {
@@ -62,7 +66,10 @@ impl Ctrd {
             namespace: namespace.to_string(),
             snapshotter: "overlayfs".to_string(),
             socket: socket.to_path_buf(),
+            content_root: None,
         };
+        let mut ctrd = ctrd;
+        ctrd.content_root = ctrd.local_content_root().await;
         ctrd.ensure_namespace().await?;
         ctrd.sweep_leases().await;
         let (tx, rx) = mpsc::channel(1024);
@@ -154,6 +161,30 @@ impl Ctrd {
     pub(super) fn images(&self) -> ImagesClient<Svc> {
         ImagesClient::with_interceptor(self.channel.clone(), self.ns.clone())
     }
+    fn introspection(&self) -> IntrospectionClient<Svc> {
+        IntrospectionClient::with_interceptor(self.channel.clone(), self.ns.clone())
+    }
+
+    /// The `root` the content plugin exports (containerd's introspection),
+    /// if it is a directory here.
+    async fn local_content_root(&self) -> Option<PathBuf> {
+        let req = containerd_client::services::v1::PluginsRequest {
+            filters: vec!["type==io.containerd.content.v1".to_string()],
+        };
+        let plugins = match self.introspection().plugins(req).await {
+            Ok(r) => r.into_inner().plugins,
+            Err(s) => {
+                tracing::debug!(error = %s, "containerd introspection");
+                return None;
+            }
+        };
+        let root = plugins
+            .iter()
+            .find_map(|p| p.exports.get("root"))
+            .map(PathBuf::from)?;
+        root.join("blobs").is_dir().then_some(root)
+    }
+
     pub(super) fn diff(&self) -> DiffClient<Svc> {
         DiffClient::with_interceptor(self.channel.clone(), self.ns.clone())
     }

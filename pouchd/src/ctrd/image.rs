@@ -89,25 +89,32 @@ impl Ctrd {
             .into_inner()
             .mounts;
         let result = async {
-            let apply = ApplyRequest {
-                diff: Some(to_proto_desc(layer)),
-                mounts,
-                ..Default::default()
-            };
-            let applied = self
-                .diff()
-                .apply(leased(apply, lease))
-                .await
-                .map_err(|s| Error::from(s).context(format!("apply layer {}", layer.digest)))?
-                .into_inner()
-                .applied;
+            let mut applied = None;
+            if let Some(target) = super::apply::local_target(&mounts, !parent.is_empty()) {
+                applied = self.apply_locally(layer, target).await?;
+            }
+            if applied.is_none() {
+                let apply = ApplyRequest {
+                    diff: Some(to_proto_desc(layer)),
+                    mounts,
+                    ..Default::default()
+                };
+                applied = self
+                    .diff()
+                    .apply(leased(apply, lease))
+                    .await
+                    .map_err(|s| Error::from(s).context(format!("apply layer {}", layer.digest)))?
+                    .into_inner()
+                    .applied
+                    .map(|d| d.digest);
+            }
             // The snapshot is named after the diff IDs the image claims: a
             // layer whose content does not match would poison that name.
             if let Some(a) = applied {
-                if !a.digest.is_empty() && a.digest != diff_id {
+                if !a.is_empty() && a != diff_id {
                     return Err(Error::invalid(format!(
-                        "layer {} unpacks to {} but the image config says {diff_id}",
-                        layer.digest, a.digest
+                        "layer {} unpacks to {a} but the image config says {diff_id}",
+                        layer.digest
                     )));
                 }
             }

@@ -6,6 +6,7 @@
 //! can be tested with a fake. Events flow up on a channel ([`RuntimeEvent`]);
 //! this layer never calls into the managers.
 
+mod apply;
 mod client;
 mod container;
 mod events;

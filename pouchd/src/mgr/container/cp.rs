@@ -4,8 +4,8 @@
 //! root; a stopped one (and every export) through a private mount of its
 //! snapshot that is unmounted when the operation ends.
 
-use super::archive::{self, ArchiveError, PathStat};
 use super::ContainerMgr;
+use crate::archive::{self, ArchiveError, PathStat};
 use crate::error::{Error, Result};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};

@@ -4,7 +4,6 @@
 //! Calls down into [`crate::ctrd::Runtime`] and across to the image manager;
 //! learns about exits from ctrd's event channel (`monitor`).
 
-pub mod archive;
 mod attach;
 mod caps;
 mod changes;

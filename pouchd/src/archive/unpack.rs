@@ -49,14 +49,7 @@ pub fn extract_in_root_as<R: Read>(
     if !is(&fstat(fd.as_raw_fd())?, libc::S_IFDIR) {
         return invalid(format!("{dest}: not a directory"));
     }
-    let dest = Rc::new(fd);
-    let mut x = Extractor {
-        dest,
-        no_overwrite_dir_non_dir,
-        owner,
-        cache: None,
-        dirs: Vec::new(),
-    };
+    let mut x = Extractor::new(fd, no_overwrite_dir_non_dir, owner, None);
     let mut ar = tar::Archive::new(input);
     for entry in ar.entries().map_err(bad_tar)? {
         x.entry(&mut entry.map_err(bad_tar)?)?;
@@ -64,16 +57,18 @@ pub fn extract_in_root_as<R: Read>(
     x.finish()
 }
 
-/// Owner, mode and mtime of an extracted entry.
-struct Meta {
-    uid: Uid,
-    gid: Gid,
-    mode: Mode,
-    mtime: TimeSpec,
+/// Owner, mode, mtime and extended attributes of an extracted entry.
+pub(super) struct Meta {
+    pub(super) uid: Uid,
+    pub(super) gid: Gid,
+    pub(super) mode: Mode,
+    pub(super) mtime: TimeSpec,
+    /// `SCHILY.xattr.<name>` PAX records: (name, value).
+    pub(super) xattrs: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Meta {
-    fn of<R: Read>(e: &mut tar::Entry<'_, R>) -> Result<Meta> {
+    pub(super) fn of<R: Read>(e: &mut tar::Entry<'_, R>) -> Result<Meta> {
         let (h, old) = (e.header(), e.header().as_old());
         // Empty numeric fields read as 0, like Go's archive/tar.
         let num = |r: io::Result<u64>, raw: &[u8]| match raw.iter().all(|b| matches!(b, 0 | b' ')) {
@@ -83,6 +78,7 @@ impl Meta {
         let (mut uid, mut gid) = (num(h.uid(), &old.uid)?, num(h.gid(), &old.gid)?);
         let mode = num(h.mode().map(u64::from), &old.mode)? as u32 & 0o7777;
         let mut mtime = (num(h.mtime(), &old.mtime)? as i64, 0);
+        let mut xattrs = Vec::new();
         for ext in e
             .pax_extensions()
             .map_err(bad_tar)?
@@ -90,6 +86,10 @@ impl Meta {
             .flatten()
             .flatten()
         {
+            if let Some(name) = ext.key_bytes().strip_prefix(b"SCHILY.xattr.") {
+                xattrs.push((name.to_vec(), ext.value_bytes().to_vec()));
+                continue;
+            }
             let value = ext.value().unwrap_or_default();
             match ext.key() {
                 Ok("uid") => uid = value.parse().unwrap_or(uid),
@@ -111,13 +111,14 @@ impl Meta {
             gid: Gid::from_raw(id(gid)?),
             mode: Mode::from_bits_truncate(mode),
             mtime: TimeSpec::new(mtime.0, mtime.1),
+            xattrs,
         })
     }
 }
 
 /// chown errors are fatal only when running as root (Docker likewise
 /// tolerates EPERM when unprivileged).
-fn chown_result(r: nix::Result<()>) -> Result<()> {
+pub(super) fn chown_result(r: nix::Result<()>) -> Result<()> {
     match r {
         Err(Errno::EPERM) if !Uid::effective().is_root() => Ok(()),
         r => Ok(r?),
@@ -126,7 +127,7 @@ fn chown_result(r: nix::Result<()>) -> Result<()> {
 
 /// Cleans a tar entry or hardlink name: leading `/` dropped, `.` and `..`
 /// applied lexically; climbing above the top is Invalid.
-fn clean_entry(raw: &[u8]) -> Result<Vec<&[u8]>> {
+pub(super) fn clean_entry(raw: &[u8]) -> Result<Vec<&[u8]>> {
     let bad = |why| invalid(format!("invalid tar entry {:?}: {why}", lossy(raw)));
     if raw.contains(&0) {
         return bad("contains NUL");
@@ -145,7 +146,7 @@ fn clean_entry(raw: &[u8]) -> Result<Vec<&[u8]>> {
 
 /// Opens the directory `name` in `dir` without following symlinks; with
 /// `create`, makes it (0755) if missing.
-fn child_dir(dir: RawFd, name: &[u8], create: bool) -> Result<OwnedFd> {
+pub(super) fn child_dir(dir: RawFd, name: &[u8], create: bool) -> Result<OwnedFd> {
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let mut r = openat(Some(dir), name, flags, Mode::empty());
     if create && r == Err(Errno::ENOENT) {
@@ -167,7 +168,7 @@ fn child_dir(dir: RawFd, name: &[u8], create: bool) -> Result<OwnedFd> {
 
 /// Removes `name` in `parent`, recursively if it is a directory, without
 /// following symlinks (iterative: the depth is container-controlled).
-fn remove_all(parent: RawFd, name: &[u8]) -> Result<()> {
+pub(super) fn remove_all(parent: RawFd, name: &[u8]) -> Result<()> {
     let unlink = |dir, name: &[u8], flag| match unlinkat(Some(dir), name, flag) {
         Ok(()) | Err(Errno::ENOENT) => Ok(true),
         Err(Errno::EISDIR) => Ok(false),
@@ -196,34 +197,56 @@ fn remove_all(parent: RawFd, name: &[u8]) -> Result<()> {
     Ok(())
 }
 
-struct Extractor {
+pub(super) struct Extractor {
     dest: Rc<OwnedFd>,
     no_overwrite_dir_non_dir: bool,
     owner: Option<(u32, u32)>,
     /// The last parent directory used: its components below `dest`, and fd.
-    cache: Option<(Vec<Vec<u8>>, Rc<OwnedFd>)>,
+    pub(super) cache: Option<(Vec<Vec<u8>>, Rc<OwnedFd>)>,
     /// Directories whose mtime is set at the end (children change it).
     dirs: Vec<(Vec<Vec<u8>>, TimeSpec)>,
+    /// Set when applying an image layer rather than a `cp` archive: devices,
+    /// xattrs and whiteouts are applied (see `layer.rs`).
+    pub(super) layer: Option<super::layer::LayerMode>,
 }
 
 impl Extractor {
+    pub(super) fn new(
+        dest: OwnedFd,
+        no_overwrite_dir_non_dir: bool,
+        owner: Option<(u32, u32)>,
+        layer: Option<super::layer::LayerMode>,
+    ) -> Self {
+        Extractor {
+            dest: Rc::new(dest),
+            no_overwrite_dir_non_dir,
+            owner,
+            cache: None,
+            dirs: Vec::new(),
+            layer,
+        }
+    }
+
     /// Opens (with `create`, making missing ones) the directory `comps` below
     /// `dest`, one component at a time, never following symlinks.
-    fn dir(&mut self, comps: &[&[u8]], create: bool) -> Result<Rc<OwnedFd>> {
+    pub(super) fn dir(&mut self, comps: &[&[u8]], create: bool) -> Result<Rc<OwnedFd>> {
         if let Some((c, fd)) = &self.cache {
             if c.iter().map(Vec::as_slice).eq(comps.iter().copied()) {
                 return Ok(fd.clone());
             }
         }
         let mut cur = self.dest.clone();
-        for c in comps {
-            cur = Rc::new(child_dir(cur.as_raw_fd(), c, create)?);
+        for (i, c) in comps.iter().enumerate() {
+            cur = Rc::new(match &self.layer {
+                Some(layer) if create => layer.parent_dir(cur.as_raw_fd(), &comps[..=i])?,
+                _ => child_dir(cur.as_raw_fd(), c, create)?,
+            });
         }
         self.cache = Some((comps.iter().map(|c| c.to_vec()).collect(), cur.clone()));
         Ok(cur)
     }
 
-    fn entry<R: Read>(&mut self, e: &mut tar::Entry<'_, R>) -> Result<()> {
+    pub(super) fn entry<R: Read>(&mut self, e: &mut tar::Entry<'_, R>) -> Result<()> {
         let raw = e.path_bytes().into_owned();
         let ty = match e.header().entry_type() {
             // Pre-POSIX archives mark directories by a trailing slash only.
@@ -233,7 +256,9 @@ impl Extractor {
         match ty {
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {}
             EntryType::Directory | EntryType::Symlink | EntryType::Link => {}
-            // Devices and FIFOs are not created; global PAX headers carry nothing we use.
+            // An image layer's devices and FIFOs are made; a `cp` archive's are not.
+            EntryType::Char | EntryType::Block | EntryType::Fifo if self.layer.is_some() => {}
+            // Global PAX headers carry nothing we use.
             EntryType::Char | EntryType::Block | EntryType::Fifo | EntryType::XGlobalHeader => {
                 return Ok(())
             }
@@ -252,6 +277,9 @@ impl Extractor {
                 _ => invalid("tar entry \".\" is not a directory"),
             };
         };
+        if self.layer.is_some() && name.starts_with(super::layer::WHITEOUT_PREFIX) {
+            return self.whiteout(parents, name, e);
+        }
         let meta = Meta::of(e)?;
         let parent = self.dir(parents, true)?;
         let pfd = parent.as_raw_fd();
@@ -291,6 +319,7 @@ impl Extractor {
                 let fd = child_dir(pfd, name, false)?;
                 chown_result(fchown(fd.as_raw_fd(), uid, gid))?;
                 fchmod(fd.as_raw_fd(), meta.mode)?;
+                self.set_xattrs(fd.as_raw_fd(), &meta)?;
                 self.dirs
                     .push((comps.iter().map(|c| c.to_vec()).collect(), t));
             }
@@ -307,12 +336,14 @@ impl Extractor {
                     gid,
                     AtFlags::AT_SYMLINK_NOFOLLOW,
                 ))?;
+                self.set_xattrs_at(pfd, name, &meta)?;
                 utimensat(Some(pfd), *name, &t, &t, UtimensatFlags::NoFollowSymlink)?;
             }
             EntryType::Link => {
                 let target = e.link_name_bytes().unwrap_or_default().into_owned();
                 let bad = |why| invalid(format!("hardlink to {:?}: {why}", lossy(&target)));
-                if target.starts_with(b"/") {
+                // A layer's links name paths from its root, with or without `/`.
+                if target.starts_with(b"/") && self.layer.is_none() {
                     return bad("absolute hardlink targets are not allowed");
                 }
                 let tcomps = clean_entry(&target)?;
@@ -332,6 +363,9 @@ impl Extractor {
                     r => r?,
                 }
             }
+            EntryType::Char | EntryType::Block | EntryType::Fifo => {
+                self.device(pfd, name, ty, e.header(), &meta)?;
+            }
             _ => {
                 let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW;
                 let fd = openat(
@@ -341,9 +375,11 @@ impl Extractor {
                     Mode::from_bits_truncate(0o600),
                 )?;
                 let mut file = File::from(owned(fd));
-                io::copy(e, &mut file)?;
+                copy_data(e, &mut file)?;
                 chown_result(fchown(file.as_raw_fd(), uid, gid))?;
                 fchmod(file.as_raw_fd(), meta.mode)?;
+                // After chown, which clears security.capability.
+                self.set_xattrs(file.as_raw_fd(), &meta)?;
                 futimens(file.as_raw_fd(), &t, &t)?;
             }
         }
@@ -352,7 +388,7 @@ impl Extractor {
 
     /// Sets the deferred directory mtimes (skipping directories replaced later
     /// in the archive).
-    fn finish(mut self) -> Result<()> {
+    pub(super) fn finish(mut self) -> Result<()> {
         for (comps, t) in std::mem::take(&mut self.dirs).into_iter().rev() {
             let comps: Vec<&[u8]> = comps.iter().map(Vec::as_slice).collect();
             let (name, parents) = comps.split_last().expect("dir entries have a name");
@@ -371,5 +407,22 @@ impl Extractor {
             }
         }
         Ok(())
+    }
+}
+
+/// `io::copy` with a larger buffer: layers carry files of many MiB, and each
+/// read goes through the tar, decompression and digest layers.
+fn copy_data<R: Read>(src: &mut R, dst: &mut File) -> io::Result<u64> {
+    let mut buf = vec![0u8; 128 << 10];
+    let mut total = 0;
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        dst.write_all(&buf[..n])?;
+        total += n as u64;
     }
 }

@@ -11,11 +11,14 @@
 //! followed. Client paths are cleaned like Docker's `filepath.Join("/", path)`
 //! (absolute in the container, `..` applied lexically first); a trailing `/` or
 //! `/.` follows the last component, which must then be a directory.
+//! Image layers are applied with the same extractor (`layer.rs`).
 //! Requires Linux >= 5.6 (`openat2`).
 
+mod layer;
 mod pack;
 mod unpack;
 
+pub use layer::{apply_layer, LayerTarget};
 pub use pack::archive_in_root;
 pub use unpack::{extract_in_root, extract_in_root_as};
 
