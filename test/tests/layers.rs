@@ -9,6 +9,7 @@ use pouch_tests::registry::{put_image, test_image_blobs, Registry};
 use pouch_tests::tarball::{sha256_hex, TarBuilder};
 use pouch_tests::{Options, TestDaemon};
 use std::io::Write;
+use std::time::Duration;
 
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut e = GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -86,6 +87,17 @@ fn whiteouts_opaque_dirs_and_inherited_parents() {
     assert!(err.contains("unpacks to"), "{err}");
     let r = d.get_ok(&format!("/v1.41/images/{bad}/json"));
     assert_eq!(r.status, 404, "{}", r.text());
+    // Layers extracted ahead of their turn (pouchd stages them beside the
+    // snapshots) are gone once the pull is over, failed or not.
+    let staging = d
+        .dir
+        .join("home/containerd/io.containerd.snapshotter.v1.overlayfs/pouchd-staging")
+        .join(&d.ns);
+    assert!(staging.is_dir(), "{}", staging.display());
+    pouch_tests::wait_for("staging emptied", Duration::from_secs(10), || {
+        let left = std::fs::read_dir(&staging).ok()?.count();
+        (left == 0).then_some(())
+    });
     // The layers below it were fine and still are.
     let out = d.docker_ok(&["run", "--rm", "--network", "none", &name, "cat", "/opq/y"]);
     assert_eq!(out, "y");

@@ -43,6 +43,22 @@ pub enum LayerTarget<'a> {
         upper: &'a Path,
         lowers: &'a [PathBuf],
     },
+    /// A directory of its own, for a layer extracted before the layers below
+    /// it are in place (to be moved into its snapshot later): whiteouts are
+    /// made for overlayfs when `overlay`, and the directories made only as
+    /// missing parents are reported, for [`adopt_parents`] to set once the
+    /// layers below are known.
+    Staged { dir: &'a Path, overlay: bool },
+}
+
+/// What applying a layer found.
+#[derive(Debug)]
+pub struct Applied {
+    /// `sha256:<hex>` of the whole uncompressed stream.
+    pub diff_id: String,
+    /// [`LayerTarget::Staged`]: directories the layer does not list but has
+    /// entries in, parents first (components below the directory).
+    pub implicit_dirs: Vec<Vec<Vec<u8>>>,
 }
 
 /// How [`Extractor`] applies a layer's whiteouts and missing parents.
@@ -50,11 +66,12 @@ pub(super) struct LayerMode {
     /// The lower layers, topmost first (empty for a base layer).
     lowers: Vec<OwnedFd>,
     overlay: bool,
+    /// Staged: missing parents are recorded here, not copied from `lowers`.
+    implicit: Option<Vec<Vec<Vec<u8>>>>,
 }
 
-/// Applies the uncompressed layer tar `input` to `target`; returns its diff ID
-/// (`sha256:<hex>` of all of `input`).
-pub fn apply_layer<R: Read>(target: LayerTarget<'_>, input: R) -> Result<String> {
+/// Applies the uncompressed layer tar `input` to `target`.
+pub fn apply_layer<R: Read>(target: LayerTarget<'_>, input: R) -> Result<Applied> {
     let dir_flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
     let open_dir = |p: &Path| -> Result<OwnedFd> {
         nix::fcntl::open(p, dir_flags, Mode::empty())
@@ -67,6 +84,7 @@ pub fn apply_layer<R: Read>(target: LayerTarget<'_>, input: R) -> Result<String>
             LayerMode {
                 lowers: Vec::new(),
                 overlay: false,
+                implicit: None,
             },
         ),
         LayerTarget::Overlay { upper, lowers } => (
@@ -74,6 +92,15 @@ pub fn apply_layer<R: Read>(target: LayerTarget<'_>, input: R) -> Result<String>
             LayerMode {
                 lowers: lowers.iter().map(|l| open_dir(l)).collect::<Result<_>>()?,
                 overlay: true,
+                implicit: None,
+            },
+        ),
+        LayerTarget::Staged { dir, overlay } => (
+            open_dir(dir)?,
+            LayerMode {
+                lowers: Vec::new(),
+                overlay,
+                implicit: Some(Vec::new()),
             },
         ),
     };
@@ -86,10 +113,60 @@ pub fn apply_layer<R: Read>(target: LayerTarget<'_>, input: R) -> Result<String>
     for entry in ar.entries().map_err(bad_tar)? {
         x.entry(&mut entry.map_err(bad_tar)?)?;
     }
+    let implicit_dirs = x.layer_mode().and_then(|m| m.implicit.take());
     x.finish()?;
     // What follows the end-of-archive marker is part of the diff ID too.
     io::copy(&mut hashed, &mut io::sink())?;
-    Ok(format!("sha256:{}", hex::encode(hashed.hasher.finalize())))
+    Ok(Applied {
+        diff_id: format!("sha256:{}", hex::encode(hashed.hasher.finalize())),
+        implicit_dirs: implicit_dirs.unwrap_or_default(),
+    })
+}
+
+/// Gives the directories a staged layer made only as parents (`implicit`,
+/// below `dir`) the owner and mode they have in the topmost of `lowers`
+/// having them, as applying the layer in place would have. A path the layer
+/// turned into something else later is skipped: it is walked one component
+/// at a time, never following a symlink.
+pub fn adopt_parents(dir: &Path, implicit: &[Vec<Vec<u8>>], lowers: &[PathBuf]) -> Result<()> {
+    if implicit.is_empty() || lowers.is_empty() {
+        return Ok(());
+    }
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let open = |p: &Path| {
+        nix::fcntl::open(p, flags, Mode::empty())
+            .map(owned)
+            .map_err(|e| ArchiveError::Io(io::Error::other(format!("{}: {e}", p.display()))))
+    };
+    let root = open(dir)?;
+    let mode = LayerMode {
+        lowers: lowers.iter().map(|l| open(l)).collect::<Result<_>>()?,
+        overlay: true,
+        implicit: None,
+    };
+    'dirs: for comps in implicit {
+        let comps: Vec<&[u8]> = comps.iter().map(Vec::as_slice).collect();
+        let Some(st) = mode.lower_dir_stat(&comps) else {
+            continue;
+        };
+        let mut cur: Option<OwnedFd> = None;
+        for c in &comps {
+            let at = cur.as_ref().map_or(root.as_raw_fd(), |f| f.as_raw_fd());
+            match child_dir(at, c, false) {
+                Ok(fd) => cur = Some(fd),
+                Err(_) => continue 'dirs,
+            }
+        }
+        if let Some(fd) = cur {
+            let (uid, gid) = (Uid::from_raw(st.st_uid), Gid::from_raw(st.st_gid));
+            chown_result(fchown(fd.as_raw_fd(), Some(uid), Some(gid)))?;
+            fchmod(
+                fd.as_raw_fd(),
+                Mode::from_bits_truncate(st.st_mode & 0o7777),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 struct HashReader<R> {
@@ -110,7 +187,7 @@ impl LayerMode {
     /// of the components before it, making it when missing. A made directory
     /// takes owner and mode from the topmost lower layer that has it, as
     /// overlayfs would otherwise show this layer's default over the real one.
-    pub(super) fn parent_dir(&self, dir: RawFd, comps: &[&[u8]]) -> Result<OwnedFd> {
+    pub(super) fn parent_dir(&mut self, dir: RawFd, comps: &[&[u8]]) -> Result<OwnedFd> {
         let Some(name) = comps.last() else {
             return invalid("empty directory path");
         };
@@ -120,7 +197,9 @@ impl LayerMode {
         }
         match mkdirat(Some(dir), *name, Mode::from_bits_truncate(0o755)) {
             Ok(()) => {
-                if let Some(st) = self.lower_dir_stat(comps) {
+                if let Some(implicit) = &mut self.implicit {
+                    implicit.push(comps.iter().map(|c| c.to_vec()).collect());
+                } else if let Some(st) = self.lower_dir_stat(comps) {
                     let (uid, gid) = (Uid::from_raw(st.st_uid), Gid::from_raw(st.st_gid));
                     let perms = Mode::from_bits_truncate(st.st_mode & 0o7777);
                     let fd = child_dir(dir, name, false)?;
@@ -145,6 +224,15 @@ impl LayerMode {
             let st = fstat(fd.as_raw_fd()).ok()?;
             is(&st, libc::S_IFDIR).then_some(st)
         })
+    }
+}
+
+impl LayerMode {
+    /// Directory `comps` is listed by the layer: its own owner and mode win.
+    pub(super) fn listed(&mut self, comps: &[&[u8]]) {
+        if let Some(implicit) = &mut self.implicit {
+            implicit.retain(|c| !c.iter().map(Vec::as_slice).eq(comps.iter().copied()));
+        }
     }
 }
 

@@ -49,7 +49,7 @@ fn sha256(data: &[u8]) -> String {
 }
 
 fn overlay(upper: &Path, lowers: &[PathBuf], tar: &[u8]) -> Result<String> {
-    apply_layer(LayerTarget::Overlay { upper, lowers }, tar)
+    apply_layer(LayerTarget::Overlay { upper, lowers }, tar).map(|a| a.diff_id)
 }
 
 #[test]
@@ -124,7 +124,9 @@ fn base_layer_whiteouts_remove_and_make_nothing() {
         .file("a/.wh..wh..opq", "")
         .file("a/y", "y")
         .done();
-    let id = apply_layer(LayerTarget::Base(dir.path()), tar.as_slice()).unwrap();
+    let id = apply_layer(LayerTarget::Base(dir.path()), tar.as_slice())
+        .unwrap()
+        .diff_id;
     assert_eq!(id, sha256(&tar));
     let names = |p: &Path| {
         let mut n: Vec<_> = fs::read_dir(p)
@@ -201,4 +203,63 @@ fn xattr_of(path: &Path, name: &str) -> Option<Vec<u8>> {
         buf.truncate(r as usize);
         buf
     })
+}
+
+#[test]
+fn staged_layers_adopt_their_parents_later() {
+    let (staged, lower, host) = (
+        TempDir::new().unwrap(),
+        TempDir::new().unwrap(),
+        TempDir::new().unwrap(),
+    );
+    fs::set_permissions(host.path(), fs::Permissions::from_mode(0o711)).unwrap();
+    let l = lower.path();
+    for d in ["etc", "opt", "var", "lnk"] {
+        fs::create_dir(l.join(d)).unwrap();
+        fs::set_permissions(l.join(d), fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let mut t = Layer::new();
+    t.file("etc/conf", "c"); // implicit: adopts 0700 from below
+    t.file("opt/x", "x");
+    t.dir("opt", 0o750); // listed after its child: its own mode wins
+    t.file("var/.wh.old", "");
+    t.file("lnk/f", "f");
+    t.file(".wh.lnk", ""); // the implicit `lnk` is gone again ...
+    let h = t.entry(
+        "lnk",
+        EntryType::Symlink,
+        host.path().to_str().unwrap(),
+        b"",
+        0o777,
+    );
+    t.add(h, b""); // ... and now a symlink out
+    let tar = t.done();
+    let target = LayerTarget::Staged {
+        dir: staged.path(),
+        overlay: true,
+    };
+    let applied = apply_layer(target, tar.as_slice()).unwrap();
+    assert_eq!(applied.diff_id, sha256(&tar));
+    let implicit: Vec<String> = applied
+        .implicit_dirs
+        .iter()
+        .map(|c| String::from_utf8(c.join(&b'/')).unwrap())
+        .collect();
+    assert_eq!(implicit, ["etc", "var", "lnk"]);
+    let s = staged.path();
+    // Nothing below is known yet: default modes until adopted.
+    assert_eq!(fs::metadata(s.join("etc")).unwrap().mode() & 0o777, 0o755);
+    assert!(fs::symlink_metadata(s.join("var/old"))
+        .unwrap()
+        .file_type()
+        .is_char_device());
+
+    adopt_parents(s, &applied.implicit_dirs, &[l.to_path_buf()]).unwrap();
+    let mode = |p: &str| fs::metadata(s.join(p)).unwrap().mode() & 0o777;
+    assert_eq!(
+        (mode("etc"), mode("opt"), mode("var")),
+        (0o700, 0o750, 0o700)
+    );
+    // The symlink that replaced `lnk` was not followed out of the layer.
+    assert_eq!(fs::metadata(host.path()).unwrap().mode() & 0o777, 0o711);
 }

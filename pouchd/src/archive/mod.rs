@@ -18,7 +18,7 @@ mod layer;
 mod pack;
 mod unpack;
 
-pub use layer::{apply_layer, LayerTarget};
+pub use layer::{adopt_parents, apply_layer, Applied, LayerTarget};
 pub use pack::archive_in_root;
 pub use unpack::{extract_in_root, extract_in_root_as};
 

@@ -237,7 +237,7 @@ impl Extractor {
         }
         let mut cur = self.dest.clone();
         for (i, c) in comps.iter().enumerate() {
-            cur = Rc::new(match &self.layer {
+            cur = Rc::new(match &mut self.layer {
                 Some(layer) if create => layer.parent_dir(cur.as_raw_fd(), &comps[..=i])?,
                 _ => child_dir(cur.as_raw_fd(), c, create)?,
             });
@@ -313,6 +313,9 @@ impl Extractor {
         let (uid, gid, t) = (Some(uid), Some(gid), meta.mtime);
         match ty {
             EntryType::Directory => {
+                if let Some(layer) = &mut self.layer {
+                    layer.listed(&comps);
+                }
                 if !keep_dir {
                     mkdirat(Some(pfd), *name, Mode::from_bits_truncate(0o700))?;
                 }
@@ -388,6 +391,10 @@ impl Extractor {
 
     /// Sets the deferred directory mtimes (skipping directories replaced later
     /// in the archive).
+    pub(super) fn layer_mode(&mut self) -> Option<&mut super::layer::LayerMode> {
+        self.layer.as_mut()
+    }
+
     pub(super) fn finish(mut self) -> Result<()> {
         for (comps, t) in std::mem::take(&mut self.dirs).into_iter().rev() {
             let comps: Vec<&[u8]> = comps.iter().map(Vec::as_slice).collect();

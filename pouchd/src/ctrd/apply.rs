@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use bytes::{Buf, Bytes};
 use containerd_client::types::Mount;
 use futures::StreamExt;
+use std::collections::HashMap;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
@@ -71,32 +72,10 @@ impl Ctrd {
         layer: &Descriptor,
         target: LocalTarget,
     ) -> Result<Option<String>> {
-        // The blob file itself when containerd's content store is here: no
-        // second trip of the layer through gRPC.
-        let file = self
-            .content_root
-            .as_ref()
-            .and_then(|root| blob_path(root, &layer.digest))
-            .and_then(|p| std::fs::File::open(p).ok());
-        let (blob, first): (Box<dyn Read + Send>, Bytes) = match file {
-            Some(f) => {
-                let mut f = io::BufReader::with_capacity(256 << 10, f);
-                let first = io::BufRead::fill_buf(&mut f)
-                    .map_err(|e| Error::system(format!("read {}: {e}", layer.digest)))?;
-                let first = Bytes::copy_from_slice(&first[..first.len().min(8)]);
-                (Box::new(f), first)
-            }
-            None => self.blob_over_grpc(&layer.digest).await?,
-        };
-        if first.starts_with(ZSTD_MAGIC) {
+        let Some(input) = self.layer_reader(&layer.digest).await? else {
             return Ok(None);
-        }
-        let gzip = first.starts_with(GZIP_MAGIC);
+        };
         let applied = tokio::task::spawn_blocking(move || {
-            let input: Box<dyn Read> = match gzip {
-                true => Box::new(flate2::read::MultiGzDecoder::new(blob)),
-                false => blob,
-            };
             let target = match &target.lowers {
                 None => LayerTarget::Base(&target.dir),
                 Some(lowers) => LayerTarget::Overlay {
@@ -107,12 +86,236 @@ impl Ctrd {
             archive::apply_layer(target, input)
         })
         .await;
-        match applied {
-            Ok(Ok(diff_id)) => Ok(Some(diff_id)),
-            Ok(Err(ArchiveError::Invalid(m))) => Err(Error::invalid(m)),
-            Ok(Err(e)) => Err(Error::system(e)),
-            Err(e) => Err(Error::system(format!("layer extraction: {e}"))),
+        extraction_result(applied).map(|a| Some(a.diff_id))
+    }
+
+    /// The uncompressed tar of layer blob `digest`, or `None` for zstd. Read
+    /// from the blob file itself when containerd's content store is here (no
+    /// second trip of the layer through gRPC).
+    async fn layer_reader(&self, digest: &str) -> Result<Option<Box<dyn Read + Send>>> {
+        let file = self
+            .content_root
+            .as_ref()
+            .and_then(|root| blob_path(root, digest))
+            .and_then(|p| std::fs::File::open(p).ok());
+        let (blob, first): (Box<dyn Read + Send>, Bytes) = match file {
+            Some(f) => {
+                let mut f = io::BufReader::with_capacity(256 << 10, f);
+                let first = io::BufRead::fill_buf(&mut f)
+                    .map_err(|e| Error::system(format!("read {digest}: {e}")))?;
+                let first = Bytes::copy_from_slice(&first[..first.len().min(8)]);
+                (Box::new(f), first)
+            }
+            None => self.blob_over_grpc(digest).await?,
+        };
+        Ok(match first {
+            f if f.starts_with(ZSTD_MAGIC) => None,
+            f if f.starts_with(GZIP_MAGIC) => {
+                Some(Box::new(flate2::read::MultiGzDecoder::new(blob)))
+            }
+            _ => Some(blob),
+        })
+    }
+
+    /// Starts extracting `layer` into a staging directory of its own, so
+    /// that layers downloaded out of order extract side by side; the unpack
+    /// that reaches the layer then only moves it into its snapshot
+    /// ([`Ctrd::place_staged`]). Nothing to do when its snapshot (`chain`)
+    /// exists, it is being staged already, or there is no staging directory.
+    pub(super) async fn stage(&self, layer: &Descriptor, chain: &str, has_parent: bool) {
+        let Some(root) = self.staging.root.clone() else {
+            return;
+        };
+        if self.staging.contains(&layer.digest)
+            || matches!(self.snapshot_exists(chain).await, Ok(true))
+        {
+            return;
         }
+        let me = self.clone();
+        let digest = layer.digest.clone();
+        let job = tokio::spawn(async move {
+            // The digest comes from a manifest: only its hex digits name a path.
+            let hex = digest.strip_prefix("sha256:").unwrap_or_default();
+            let short: String = hex
+                .chars()
+                .filter(char::is_ascii_hexdigit)
+                .take(12)
+                .collect();
+            let dir = root.join(format!("{short}-{}", super::image::rand_suffix()));
+            me.extract_staged(&digest, dir, has_parent).await
+        });
+        self.staging.insert(&layer.digest, job);
+    }
+
+    async fn extract_staged(
+        &self,
+        digest: &str,
+        dir: PathBuf,
+        overlay: bool,
+    ) -> Result<Option<Staged>> {
+        let Some(input) = self.layer_reader(digest).await? else {
+            return Ok(None);
+        };
+        let staged_dir = dir.clone();
+        let applied = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir(&staged_dir)?;
+            let target = LayerTarget::Staged {
+                dir: &staged_dir,
+                overlay,
+            };
+            archive::apply_layer(target, input)
+        })
+        .await;
+        match extraction_result(applied) {
+            Ok(a) => Ok(Some(Staged {
+                dir,
+                overlay,
+                applied: a,
+            })),
+            Err(e) => {
+                remove_staged(dir).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Moves the staged extraction of `digest`, if there is one, into
+    /// `target` (an empty snapshot directory); returns its diff ID. `None`
+    /// (and the staged files gone) when there was none, it failed, or it was
+    /// made for another kind of target: the caller applies the layer itself.
+    pub(super) async fn place_staged(&self, digest: &str, target: &LocalTarget) -> Option<String> {
+        let job = self.staging.take(digest)?;
+        let staged = match job.await {
+            Ok(Ok(Some(s))) => s,
+            Ok(Ok(None)) => return None,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "staged extraction of {digest}");
+                return None;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "staged extraction of {digest}");
+                return None;
+            }
+        };
+        if staged.overlay != target.lowers.is_some() {
+            remove_staged(staged.dir).await;
+            return None;
+        }
+        let (dir, lowers) = (
+            target.dir.clone(),
+            target.lowers.clone().unwrap_or_default(),
+        );
+        let implicit = staged.applied.implicit_dirs;
+        let from = staged.dir.clone();
+        let placed = tokio::task::spawn_blocking(move || {
+            archive::adopt_parents(&from, &implicit, &lowers)?;
+            // containerd made `dir` empty; a directory renamed onto an empty
+            // one replaces it.
+            std::fs::rename(&from, &dir)?;
+            Ok::<_, ArchiveError>(())
+        })
+        .await;
+        match placed {
+            Ok(Ok(())) => Some(staged.applied.diff_id),
+            r => {
+                tracing::debug!(result = ?r.map(|r| r.err()), "placing staged layer {digest}");
+                remove_staged(staged.dir).await;
+                None
+            }
+        }
+    }
+
+    /// Drops what [`Ctrd::stage`] made for `digests` and no unpack used.
+    pub(super) fn unstage(&self, digests: &[String]) {
+        for d in digests {
+            if let Some(job) = self.staging.take(d) {
+                tokio::spawn(async move {
+                    if let Ok(Ok(Some(s))) = job.await {
+                        remove_staged(s.dir).await;
+                    }
+                });
+            }
+        }
+    }
+}
+
+fn extraction_result<T>(
+    r: std::result::Result<std::result::Result<T, ArchiveError>, tokio::task::JoinError>,
+) -> Result<T> {
+    match r {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(ArchiveError::Invalid(m))) => Err(Error::invalid(m)),
+        Ok(Err(e)) => Err(Error::system(e)),
+        Err(e) => Err(Error::system(format!("layer extraction: {e}"))),
+    }
+}
+
+async fn remove_staged(dir: PathBuf) {
+    let r = tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err((dir, e)),
+        _ => Ok(()),
+    })
+    .await;
+    if let Ok(Err((dir, e))) = r {
+        tracing::warn!(error = %e, "cannot remove staged layer {}", dir.display());
+    }
+}
+
+/// A layer extracted ahead of its turn.
+struct Staged {
+    dir: PathBuf,
+    /// Whiteouts made for overlayfs (the layer has a parent).
+    overlay: bool,
+    applied: archive::Applied,
+}
+
+type StagingJob = tokio::task::JoinHandle<Result<Option<Staged>>>;
+
+/// The staging directory (`<snapshotter root>/pouchd-staging/<namespace>`,
+/// on the snapshots' filesystem so that a staged layer moves in with one
+/// rename) and the extractions under way or done there, by layer digest.
+#[derive(Default)]
+pub(super) struct Staging {
+    root: Option<PathBuf>,
+    jobs: std::sync::Mutex<HashMap<String, StagingJob>>,
+}
+
+impl Staging {
+    /// Staging under `snapshotter_root`, emptied of what an earlier daemon
+    /// left (a staged layer is never in use across restarts).
+    pub(super) fn new(snapshotter_root: Option<&Path>, namespace: &str) -> Staging {
+        let root = snapshotter_root.and_then(|r| {
+            let root = r.join("pouchd-staging").join(namespace);
+            match std::fs::remove_dir_all(&root) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    tracing::warn!(error = %e, "cannot empty {}", root.display());
+                }
+                _ => {}
+            }
+            std::fs::create_dir_all(&root).ok().map(|()| root)
+        });
+        Staging {
+            root,
+            jobs: Default::default(),
+        }
+    }
+
+    fn contains(&self, digest: &str) -> bool {
+        self.jobs
+            .lock()
+            .map(|j| j.contains_key(digest))
+            .unwrap_or(true)
+    }
+
+    fn insert(&self, digest: &str, job: StagingJob) {
+        match self.jobs.lock() {
+            Ok(mut jobs) => drop(jobs.insert(digest.to_string(), job)),
+            Err(_) => job.abort(),
+        }
+    }
+
+    fn take(&self, digest: &str) -> Option<StagingJob> {
+        self.jobs.lock().ok()?.remove(digest)
     }
 }
 

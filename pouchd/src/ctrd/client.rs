@@ -43,6 +43,8 @@ pub struct Ctrd {
     /// Where containerd's content store keeps its blobs, when it says so and
     /// this mount namespace sees it: layers are read from there directly.
     pub(super) content_root: Option<PathBuf>,
+    /// Layers extracted ahead of their turn (see `apply.rs`).
+    pub(super) staging: std::sync::Arc<super::apply::Staging>,
 }
 
 impl Ctrd {
@@ -67,9 +69,15 @@ impl Ctrd {
             snapshotter: "overlayfs".to_string(),
             socket: socket.to_path_buf(),
             content_root: None,
+            staging: Default::default(),
         };
         let mut ctrd = ctrd;
-        ctrd.content_root = ctrd.local_content_root().await;
+        ctrd.content_root = ctrd.plugin_root("io.containerd.content.v1", None).await;
+        let snapshots = ctrd
+            .plugin_root("io.containerd.snapshotter.v1", Some(&ctrd.snapshotter))
+            .await;
+        ctrd.staging =
+            std::sync::Arc::new(super::apply::Staging::new(snapshots.as_deref(), namespace));
         ctrd.ensure_namespace().await?;
         ctrd.sweep_leases().await;
         let (tx, rx) = mpsc::channel(1024);
@@ -165,11 +173,15 @@ impl Ctrd {
         IntrospectionClient::with_interceptor(self.channel.clone(), self.ns.clone())
     }
 
-    /// The `root` the content plugin exports (containerd's introspection),
-    /// if it is a directory here.
-    async fn local_content_root(&self) -> Option<PathBuf> {
+    /// The `root` a plugin of `kind` (and `id`) exports (containerd's
+    /// introspection), if it is a directory here.
+    async fn plugin_root(&self, kind: &str, id: Option<&str>) -> Option<PathBuf> {
+        let mut filter = format!("type=={kind}");
+        if let Some(id) = id {
+            filter.push_str(&format!(",id=={id}"));
+        }
         let req = containerd_client::services::v1::PluginsRequest {
-            filters: vec!["type==io.containerd.content.v1".to_string()],
+            filters: vec![filter],
         };
         let plugins = match self.introspection().plugins(req).await {
             Ok(r) => r.into_inner().plugins,
@@ -182,7 +194,7 @@ impl Ctrd {
             .iter()
             .find_map(|p| p.exports.get("root"))
             .map(PathBuf::from)?;
-        root.join("blobs").is_dir().then_some(root)
+        root.is_dir().then_some(root)
     }
 
     pub(super) fn diff(&self) -> DiffClient<Svc> {

@@ -35,7 +35,7 @@ fn to_proto_desc(d: &Descriptor) -> containerd_client::types::Descriptor {
     }
 }
 
-fn rand_suffix() -> String {
+pub(super) fn rand_suffix() -> String {
     hex::encode(rand::random::<[u8; 8]>())
 }
 
@@ -54,7 +54,7 @@ impl Ctrd {
         Ok(())
     }
 
-    async fn snapshot_exists(&self, key: &str) -> Result<bool> {
+    pub(super) async fn snapshot_exists(&self, key: &str) -> Result<bool> {
         let req = StatSnapshotRequest {
             snapshotter: self.snapshotter.clone(),
             key: key.to_string(),
@@ -75,23 +75,30 @@ impl Ctrd {
         parent: &str,
     ) -> Result<()> {
         let key = format!("extract-{}-{chain}", rand_suffix());
-        let prep = PrepareSnapshotRequest {
-            snapshotter: self.snapshotter.clone(),
-            key: key.clone(),
-            parent: parent.to_string(),
-            labels: Default::default(),
-        };
-        let mounts = self
-            .snapshots()
-            .prepare(leased(prep, lease))
-            .await
-            .map_err(|s| Error::from(s).context(format!("prepare layer {chain}")))?
-            .into_inner()
-            .mounts;
+        let mut mounts = self.prepare_extract(lease, &key, chain, parent).await?;
         let result = async {
             let mut applied = None;
             if let Some(target) = super::apply::local_target(&mounts, !parent.is_empty()) {
-                applied = self.apply_locally(layer, target).await?;
+                applied = self.place_staged(&layer.digest, &target).await;
+                if applied.is_none() {
+                    match self.apply_locally(layer, target).await {
+                        Ok(a) => applied = a,
+                        // pouchd's extractor refuses what it will not do
+                        // safely in place (`..` entries, parents through
+                        // symlinks); containerd's differ rewrites such
+                        // entries inside the root, as Docker does. Its turn,
+                        // on a fresh snapshot.
+                        Err(Error::InvalidParameter(m)) => {
+                            tracing::info!(
+                                "layer {}: {m}; applying it with containerd",
+                                layer.digest
+                            );
+                            self.remove_snapshot(&key).await;
+                            mounts = self.prepare_extract(lease, &key, chain, parent).await?;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
             }
             if applied.is_none() {
                 let apply = ApplyRequest {
@@ -133,13 +140,65 @@ impl Ctrd {
         }
         .await;
         if result.is_err() {
-            let rm = RemoveSnapshotRequest {
-                snapshotter: self.snapshotter.clone(),
-                key,
-            };
-            let _ = self.snapshots().remove(rm).await;
+            self.remove_snapshot(&key).await;
         }
         result
+    }
+
+    /// Prepares the active snapshot `key` over `parent` to extract layer
+    /// `chain` into; returns its mounts.
+    async fn prepare_extract(
+        &self,
+        lease: &str,
+        key: &str,
+        chain: &str,
+        parent: &str,
+    ) -> Result<Vec<containerd_client::types::Mount>> {
+        let prep = PrepareSnapshotRequest {
+            snapshotter: self.snapshotter.clone(),
+            key: key.to_string(),
+            parent: parent.to_string(),
+            labels: Default::default(),
+        };
+        Ok(self
+            .snapshots()
+            .prepare(leased(prep, lease))
+            .await
+            .map_err(|s| Error::from(s).context(format!("prepare layer {chain}")))?
+            .into_inner()
+            .mounts)
+    }
+
+    async fn remove_snapshot(&self, key: &str) {
+        let rm = RemoveSnapshotRequest {
+            snapshotter: self.snapshotter.clone(),
+            key: key.to_string(),
+        };
+        let _ = self.snapshots().remove(rm).await;
+    }
+}
+
+impl Ctrd {
+    /// Unpacks `layer` as snapshot `chain` over `parent`, unless it exists;
+    /// either way `lease` holds it from now on.
+    async fn unpack_one(
+        &self,
+        lease: &str,
+        layer: &Descriptor,
+        diff_id: &str,
+        chain: &str,
+        parent: &str,
+    ) -> Result<()> {
+        // As with blobs: a snapshot found here is held from now on.
+        if !lease.is_empty() {
+            let snapshots = format!("snapshots/{}", self.snapshotter);
+            self.lease_add(lease, &snapshots, chain).await?;
+        }
+        if !self.snapshot_exists(chain).await? {
+            self.apply_layer(lease, layer, diff_id, chain, parent)
+                .await?;
+        }
+        Ok(())
     }
 }
 
@@ -386,19 +445,44 @@ impl ImageStore for Ctrd {
         }
         let chains = chain_ids(diff_ids);
         let mut parent = String::new();
-        let snapshots = format!("snapshots/{}", self.snapshotter);
         for ((layer, chain), diff_id) in layers.iter().zip(&chains).zip(diff_ids) {
-            // As with blobs: a snapshot found here is held from now on.
-            if !lease.is_empty() {
-                self.lease_add(lease, &snapshots, chain).await?;
-            }
-            if !self.snapshot_exists(chain).await? {
-                self.apply_layer(lease, layer, diff_id, chain, &parent)
-                    .await?;
-            }
+            self.unpack_one(lease, layer, diff_id, chain, &parent)
+                .await?;
             parent = chain.clone();
         }
         Ok(parent)
+    }
+
+    async fn unpack_last(
+        &self,
+        lease: &str,
+        layers: &[Descriptor],
+        diff_ids: &[String],
+    ) -> Result<String> {
+        let chains = chain_ids(diff_ids);
+        let (Some(layer), Some(diff_id), Some(chain)) =
+            (layers.last(), diff_ids.last(), chains.last())
+        else {
+            return self.unpack(lease, layers, diff_ids).await;
+        };
+        if layers.len() != diff_ids.len() {
+            return self.unpack(lease, layers, diff_ids).await;
+        }
+        let parent = match chains.len() {
+            n if n >= 2 => chains[n - 2].clone(),
+            _ => String::new(),
+        };
+        self.unpack_one(lease, layer, diff_id, chain, &parent)
+            .await?;
+        Ok(chain.clone())
+    }
+
+    async fn stage_layer(&self, layer: &Descriptor, chain_id: &str, has_parent: bool) {
+        self.stage(layer, chain_id, has_parent).await
+    }
+
+    fn unstage_layers(&self, digests: &[String]) {
+        self.unstage(digests)
     }
 
     async fn diff_snapshot(&self, lease: &str, key: &str) -> Result<SnapshotDiff> {

@@ -241,6 +241,23 @@ pub trait ImageStore: Send + Sync + 'static {
         layers: &[Descriptor],
         diff_ids: &[String],
     ) -> Result<String>;
+    /// [`ImageStore::unpack`] when all but the last of `layers` are unpacked
+    /// already (a pull, unpacking layer by layer): only the last is looked at.
+    async fn unpack_last(
+        &self,
+        lease: &str,
+        layers: &[Descriptor],
+        diff_ids: &[String],
+    ) -> Result<String> {
+        self.unpack(lease, layers, diff_ids).await
+    }
+    /// Starts extracting `layer` (its blob present) ahead of its turn, so
+    /// that layers extract side by side as they arrive; the `unpack` that
+    /// reaches it then only moves it into place. A hint: stores may ignore it.
+    async fn stage_layer(&self, _layer: &Descriptor, _chain_id: &str, _has_parent: bool) {}
+    /// Drops what `stage_layer` made for `digests` that no `unpack` used
+    /// (a failed pull).
+    fn unstage_layers(&self, _digests: &[String]) {}
     /// Bytes the unpacked layer `chain_id` (a committed snapshot) takes.
     async fn layer_usage(&self, chain_id: &str) -> Result<u64>;
     /// Writes the changes of the (active) snapshot `key` over its parent as

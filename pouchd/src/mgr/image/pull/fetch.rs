@@ -82,6 +82,18 @@ impl ImageMgr {
             progress.status(&short_id(&l.digest), status).await?;
         }
 
+        // Layers extract ahead of their turn as their blobs arrive; whatever
+        // a failed pull staged is dropped with this guard.
+        let chains = crate::ctrd::chain_ids(&diff_ids);
+        let _staged = Unstage {
+            store: &*self.store,
+            digests: layers.iter().map(|l| l.digest.clone()).collect(),
+        };
+        for (i, l) in layers.iter().enumerate() {
+            if present[i] {
+                self.store.stage_layer(l, &chains[i], i > 0).await;
+            }
+        }
         let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
         let downloads = async {
             let todo: Vec<usize> = (0..layers.len()).filter(|i| !present[*i]).collect();
@@ -96,7 +108,9 @@ impl ImageMgr {
                 })
                 .buffer_unordered(CONCURRENT);
             while let Some(done) = running.next().await {
-                let _ = done_tx.send(done?);
+                let i = done?;
+                self.store.stage_layer(&layers[i], &chains[i], i > 0).await;
+                let _ = done_tx.send(i);
             }
             drop(done_tx);
             Ok::<(), RegistryError>(())
@@ -118,7 +132,7 @@ impl ImageMgr {
                     progress.status(&id, "Extracting").await?;
                 }
                 self.store
-                    .unpack(lease, &layers[..=next], &diff_ids[..=next])
+                    .unpack_last(lease, &layers[..=next], &diff_ids[..=next])
                     .await
                     .map_err(|e| e.context(format!("unpack layer {}", layers[next].digest)))?;
                 if !present[next] {
@@ -249,6 +263,18 @@ impl ImageMgr {
         progress.status(&id, "Verifying Checksum").await?;
         progress.status(&id, "Download complete").await?;
         Ok(())
+    }
+}
+
+/// Drops the staged extractions of a pull that no unpack used.
+struct Unstage<'a> {
+    store: &'a dyn crate::ctrd::ImageStore,
+    digests: Vec<String>,
+}
+
+impl Drop for Unstage<'_> {
+    fn drop(&mut self) {
+        self.store.unstage_layers(&self.digests);
     }
 }
 
