@@ -25,8 +25,8 @@ pub use network::{
 };
 pub use ops::{
     ContainerCreateRequest, ContainerCreateResponse, ContainerSummary, ContainerUpdateRequest,
-    ContainerUpdateResponse, ContainerWaitError, ContainerWaitResponse, Port, SummaryHostConfig,
-    SummaryNetworkSettings,
+    ContainerUpdateResponse, ContainerWaitError, ContainerWaitResponse, ContainersPruneResponse,
+    Port, SummaryHostConfig, SummaryNetworkSettings,
 };
 
 pub use crate::de::EmptyObject;

@@ -397,3 +397,23 @@ mod tests {
         assert!(serde_json::from_str::<Info>(r#"{"NCPU":"2"}"#).is_err());
     }
 }
+
+/// Response of `GET /system/df`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct SystemDfResponse {
+    /// Bytes of all image layers, each counted once.
+    #[serde(deserialize_with = "null_default")]
+    pub layers_size: i64,
+    #[serde(deserialize_with = "null_default")]
+    pub images: Vec<crate::image::ImageSummary>,
+    /// With `SizeRw` and `SizeRootFs`.
+    #[serde(deserialize_with = "null_default")]
+    pub containers: Vec<crate::container::ContainerSummary>,
+    /// With `UsageData`.
+    #[serde(deserialize_with = "null_default")]
+    pub volumes: Vec<crate::volume::Volume>,
+    /// Build cache records; pouchd has no builder, so none.
+    #[serde(deserialize_with = "null_default")]
+    pub build_cache: Vec<serde_json::Value>,
+}

@@ -12,6 +12,7 @@ use hyper_util::rt::TokioIo;
 use pouch_api::container::{
     ContainerCreateRequest, ContainerCreateResponse, ContainerInspect, ContainerSummary,
     ContainerUpdateRequest, ContainerUpdateResponse, ContainerWaitResponse,
+    ContainersPruneResponse,
 };
 use pouch_api::de::null_default;
 use pouch_api::exec::{ExecConfig, IdResponse};
@@ -281,6 +282,15 @@ impl<'a> Containers<'a> {
         let query = Query::new().set("name", new_name);
         self.client
             .call(Method::POST, &Self::path(id, "/rename"), &query)
+            .await
+    }
+
+    /// `POST /containers/prune[?filters=]`: every stopped container, narrowed
+    /// by `until`, `label` and `label!`.
+    pub async fn prune(&self, filters: &Filters) -> Result<ContainersPruneResponse> {
+        let query = Query::new().opt("filters", (!filters.is_empty()).then(|| filters.to_json()));
+        self.client
+            .call_json(Method::POST, "/containers/prune", &query)
             .await
     }
 

@@ -2,7 +2,7 @@
 
 use http::Method;
 use pouch_api::events::EventMessage;
-use pouch_api::system::{Info, Version};
+use pouch_api::system::{Info, SystemDfResponse, Version};
 use pouch_api::Filters;
 
 use crate::error::Result;
@@ -19,6 +19,12 @@ impl Client {
     /// `GET /version`.
     pub async fn version(&self) -> Result<Version> {
         self.call_json(Method::GET, "/version", &Query::new()).await
+    }
+
+    /// `GET /system/df`: disk usage of images, containers and volumes.
+    pub async fn system_df(&self) -> Result<SystemDfResponse> {
+        self.call_json(Method::GET, "/system/df", &Query::new())
+            .await
     }
 
     /// `GET /info`.

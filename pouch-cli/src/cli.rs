@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+use crate::commands::container::ContainerCommand;
 use crate::commands::container::{
     attach::AttachArgs, cp::CpArgs, create::CreateArgs, diff::DiffArgs, exec::ExecArgs,
     export::ExportArgs, inspect::InspectArgs, lifecycle::KillArgs, lifecycle::NamesArgs,
@@ -13,7 +14,9 @@ use crate::commands::image::{
     load::LoadArgs, login::LoginArgs, login::LogoutArgs, pull::PullArgs, pull::PushArgs,
     rmi::RmiArgs, save::SaveArgs, tag::TagArgs, ImageCommand,
 };
-use crate::commands::system::{events::EventsArgs, info::InfoArgs, version::VersionArgs};
+use crate::commands::system::{
+    events::EventsArgs, info::InfoArgs, version::VersionArgs, SystemCommand,
+};
 use crate::commands::volume::VolumeCommand;
 
 /// A CLI for pouchd, the pouch container engine (Docker Engine API v1.41).
@@ -116,12 +119,18 @@ pub enum Command {
     Commit(CommitArgs),
     /// Show the history of an image
     History(HistoryArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Manage pouchd
+    #[command(subcommand)]
+    System(SystemCommand),
     /// Show the pouch version information
     Version(VersionArgs),
     /// Display system-wide information

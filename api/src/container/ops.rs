@@ -184,3 +184,14 @@ pub struct ContainerUpdateResponse {
     #[serde(deserialize_with = "null_default")]
     pub warnings: Vec<String>,
 }
+
+/// Response of `POST /containers/prune`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct ContainersPruneResponse {
+    /// Docker sends `null` when nothing was removed.
+    pub containers_deleted: Option<Vec<String>>,
+    /// Bytes of the removed containers' writable layers.
+    #[serde(deserialize_with = "null_default")]
+    pub space_reclaimed: u64,
+}

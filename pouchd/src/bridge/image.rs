@@ -100,7 +100,7 @@ fn reference_matches(filter: &str, tag: &str) -> bool {
     }
 }
 
-fn summary(img: &Image, tags: Vec<String>) -> ImageSummary {
+pub(super) fn summary(img: &Image, tags: Vec<String>) -> ImageSummary {
     let mut tags = tags;
     let mut repo_digests = img.repo_digests();
     if tags.is_empty() && repo_digests.is_empty() {

@@ -92,7 +92,7 @@ fn go_duration(v: &str) -> Option<chrono::Duration> {
 /// Docker's `until` value: a duration before `now`, a Unix time
 /// (`1704067200`, `1704067200.5`) or a date (RFC 3339, `2006-01-02T15:04:05`,
 /// `2006-01-02T15:04`, `2006-01-02`; UTC unless a zone is given).
-fn parse_until(v: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+pub(super) fn parse_until(v: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
     let bad = || Error::invalid(format!("failed to parse value as time or duration: {v:?}"));
     if let Some(d) = go_duration(v) {
         return now.checked_sub_signed(d).ok_or_else(bad);

@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod container;
+pub mod container_prune;
 pub mod events;
 pub mod exec;
 pub mod image;
@@ -15,6 +16,7 @@ mod inspect;
 pub mod network;
 pub mod stream;
 pub mod system;
+pub mod system_df;
 pub mod volume;
 
 use crate::daemon::Daemon;

@@ -66,10 +66,16 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/_ping", get(system::ping).head(system::ping))
         .route("/version", get(system::version))
         .route("/info", get(system::info))
+        .route("/system/df", get(crate::bridge::system_df::df))
+        .route("/build/prune", post(crate::bridge::system_df::build_prune))
         .route("/auth", post(image_pull::auth))
         .route("/events", get(events::events))
         .route("/containers/create", post(container::create))
         .route("/containers/json", get(container::list))
+        .route(
+            "/containers/prune",
+            post(crate::bridge::container_prune::prune),
+        )
         .route("/containers/{id}/json", get(container::inspect))
         .route("/containers/{id}/start", post(container::start))
         .route("/containers/{id}/stop", post(container::stop))

@@ -112,6 +112,12 @@ impl VolumeMgr {
     }
 
     /// The volume called `name`.
+    /// Bytes of the regular files in volume `name` (blocking: walks it).
+    pub fn disk_usage(&self, name: &str) -> Result<u64> {
+        let v = self.get(name)?;
+        Ok(store::disk_usage(&v.mountpoint))
+    }
+
     pub fn get(&self, name: &str) -> Result<Volume> {
         let map = self.lock();
         map.get(name)
