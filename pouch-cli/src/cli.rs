@@ -7,7 +7,7 @@ use crate::commands::container::{
     attach::AttachArgs, cp::CpArgs, create::CreateArgs, diff::DiffArgs, exec::ExecArgs,
     export::ExportArgs, inspect::InspectArgs, lifecycle::KillArgs, lifecycle::NamesArgs,
     lifecycle::StopArgs, logs::LogsArgs, port::PortArgs, ps::PsArgs, rename::RenameArgs,
-    rm::RmArgs, run::RunArgs, start::StartArgs, stats::StatsArgs, top::TopArgs,
+    rm::RmArgs, run::RunArgs, start::StartArgs, stats::StatsArgs, top::TopArgs, update::UpdateArgs,
 };
 use crate::commands::image::{
     commit::CommitArgs, history::HistoryArgs, images::ImagesArgs, import::ImportArgs,
@@ -79,6 +79,8 @@ pub enum Command {
     Wait(NamesArgs),
     /// Rename a container
     Rename(RenameArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
     /// Run a command in a running container
     Exec(ExecArgs),
     /// Attach local standard input, output, and error streams to a running container

@@ -37,11 +37,18 @@ pub struct FakeState {
     pub reap_gate: Option<std::sync::Arc<tokio::sync::Semaphore>>,
     /// Unpacked layer (chain ID) → its size.
     pub unpacked: HashMap<String, u64>,
+    /// `update_task` calls: (id, resources JSON).
+    pub updates: Vec<(String, serde_json::Value)>,
 }
 
 impl FakeRuntime {
     fn st(&self) -> std::sync::MutexGuard<'_, FakeState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The `update_task` calls so far.
+    pub fn st_updates(&self) -> Vec<(String, serde_json::Value)> {
+        self.st().updates.clone()
     }
 
     /// Ends the task of `id` with `code`, as containerd would, and returns the
@@ -246,6 +253,17 @@ impl Runtime for FakeRuntime {
             exited_at: None,
         }))
     }
+    async fn update_task(&self, id: &str, resources: Vec<u8>) -> Result<()> {
+        let mut st = self.st();
+        if !st.tasks.contains_key(id) {
+            return Err(Error::not_found("no task"));
+        }
+        let json = serde_json::from_slice(&resources)
+            .map_err(|e| Error::invalid(format!("resources: {e}")))?;
+        st.updates.push((id.to_string(), json));
+        Ok(())
+    }
+
     async fn pause(&self, id: &str) -> Result<()> {
         match self.st().tasks.get_mut(id) {
             Some(t) => {

@@ -77,6 +77,7 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Commit(a) => commit::run(ctx, a).await,
         Command::History(a) => history::run(ctx, a).await,
         Command::Container(c) => container::dispatch(ctx, c).await,
+        Command::Update(a) => container::update::run(ctx, a).await,
         Command::Image(c) => image::dispatch(ctx, c).await,
         Command::System(c) => system::dispatch(ctx, c).await,
         Command::Volume(c) => volume::dispatch(ctx, c).await,

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use pouch_api::container::{
     ContainerCreateRequest, ContainerCreateResponse, ContainerInspect, ContainerSummary,
-    ContainerWaitError, ContainerWaitResponse,
+    ContainerUpdateRequest, ContainerUpdateResponse, ContainerWaitError, ContainerWaitResponse,
 };
 
 pub async fn create(state: State, RawQuery(q): RawQuery, body: Bytes) -> Result<Response> {
@@ -269,6 +269,17 @@ pub async fn rename(
     let (mgr, name) = (state.containers.clone(), name.to_string());
     to_completion(async move { mgr.rename(&id, &name).await }).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn update(
+    state: State,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<ContainerUpdateResponse>> {
+    let req: ContainerUpdateRequest = json_body(&body)?.unwrap_or_default();
+    let mgr = state.containers.clone();
+    let warnings = to_completion(async move { mgr.update(&id, &req).await }).await?;
+    Ok(Json(ContainerUpdateResponse { warnings }))
 }
 
 pub async fn remove(

@@ -16,12 +16,13 @@ use containerd_client::services::v1::{
     CloseIoRequest, Container, CreateContainerRequest, CreateTaskRequest, DeleteContainerRequest,
     DeleteProcessRequest, DeleteTaskRequest, ExecProcessRequest, KillRequest,
     ListContainersRequest, ListPidsRequest, ListTasksRequest, PauseTaskRequest, ResizePtyRequest,
-    ResumeTaskRequest, StartRequest,
+    ResumeTaskRequest, StartRequest, UpdateTaskRequest,
 };
 use containerd_client::types::v1::Status;
 
 const SPEC_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
 const PROCESS_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Process";
+const RESOURCES_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources";
 const RUNC_V2: &str = "io.containerd.runc.v2";
 
 fn not_found_ok(r: std::result::Result<(), tonic::Status>) -> Result<()> {
@@ -178,6 +179,19 @@ impl Runtime for Ctrd {
             return Err(s.into());
         }
         Ok(created.pid)
+    }
+
+    async fn update_task(&self, id: &str, resources: Vec<u8>) -> Result<()> {
+        let req = UpdateTaskRequest {
+            container_id: id.to_string(),
+            resources: Some(prost_types::Any {
+                type_url: RESOURCES_TYPE_URL.to_string(),
+                value: resources,
+            }),
+            annotations: Default::default(),
+        };
+        self.tasks().update(req).await?;
+        Ok(())
     }
 
     async fn kill(&self, id: &str, signal: u32, all: bool) -> Result<()> {

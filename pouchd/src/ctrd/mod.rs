@@ -146,6 +146,8 @@ pub trait Runtime: Send + Sync + 'static {
     async fn delete_process(&self, id: &str, exec_id: &str) -> Result<Option<ExitInfo>>;
     async fn pause(&self, id: &str) -> Result<()>;
     async fn resume(&self, id: &str) -> Result<()>;
+    /// Applies new cgroup limits (OCI `LinuxResources` JSON) to the task.
+    async fn update_task(&self, id: &str, resources: Vec<u8>) -> Result<()>;
     /// Every task of the namespace.
     async fn list_tasks(&self) -> Result<Vec<TaskInfo>>;
     /// Processes of the task (pids).

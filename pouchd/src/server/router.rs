@@ -85,6 +85,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/containers/{id}/unpause", post(container::unpause))
         .route("/containers/{id}/wait", post(container::wait))
         .route("/containers/{id}/rename", post(container::rename))
+        .route("/containers/{id}/update", post(container::update))
         .route("/containers/{id}/resize", post(container::resize))
         .route("/containers/{id}/top", get(container::top))
         .route(

@@ -20,6 +20,7 @@ pub mod run;
 pub mod start;
 pub mod stats;
 pub mod top;
+pub mod update;
 pub mod wait;
 
 /// `pouch container SUBCOMMAND`, as `docker container` (the commands not

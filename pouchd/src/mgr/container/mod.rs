@@ -33,6 +33,7 @@ mod stats;
 mod stop;
 mod store;
 mod top;
+mod update;
 mod user;
 mod volumes;
 mod wait;

@@ -145,6 +145,61 @@ fn mount(dst: &str, typ: &str, src: &str, opts: &[&str]) -> Result<Mount> {
         .map_err(spec_err)
 }
 
+/// The cgroup limits of `hc` (with `devices`, the device rules: left out
+/// of an update, which cannot change them).
+pub(super) fn resources(
+    hc: &pouch_api::container::HostConfig,
+    devices: Vec<LinuxDeviceCgroup>,
+) -> Result<oci_spec::runtime::LinuxResources> {
+    let mut resources = LinuxResourcesBuilder::default().devices(devices);
+    if hc.memory > 0 || hc.memory_reservation > 0 {
+        let mut mem = LinuxMemoryBuilder::default();
+        if hc.memory > 0 {
+            mem = mem.limit(hc.memory);
+        }
+        if hc.memory_reservation > 0 {
+            mem = mem.reservation(hc.memory_reservation);
+        }
+        if hc.memory_swap > 0 || hc.memory_swap == -1 {
+            mem = mem.swap(hc.memory_swap);
+        }
+        resources = resources.memory(mem.build().map_err(spec_err)?);
+    }
+    if hc.cpu_shares > 0 || hc.nano_cpus > 0 || hc.cpu_quota > 0 || !hc.cpuset_cpus.is_empty() {
+        let mut cpu = LinuxCpuBuilder::default();
+        if hc.cpu_shares > 0 {
+            cpu = cpu.shares(hc.cpu_shares as u64);
+        }
+        if hc.nano_cpus > 0 {
+            let period: u64 = 100_000;
+            cpu = cpu
+                .period(period)
+                .quota((hc.nano_cpus as u64 * period / 1_000_000_000) as i64);
+        } else if hc.cpu_quota > 0 {
+            cpu = cpu.quota(hc.cpu_quota);
+            if hc.cpu_period > 0 {
+                cpu = cpu.period(hc.cpu_period as u64);
+            }
+        }
+        if !hc.cpuset_cpus.is_empty() {
+            cpu = cpu.cpus(hc.cpuset_cpus.clone());
+        }
+        if !hc.cpuset_mems.is_empty() {
+            cpu = cpu.mems(hc.cpuset_mems.clone());
+        }
+        resources = resources.cpu(cpu.build().map_err(spec_err)?);
+    }
+    if let Some(limit) = hc.pids_limit.filter(|l| *l != 0) {
+        resources = resources.pids(
+            LinuxPidsBuilder::default()
+                .limit(limit)
+                .build()
+                .map_err(spec_err)?,
+        );
+    }
+    resources.build().map_err(spec_err)
+}
+
 fn device_rules() -> Result<Vec<LinuxDeviceCgroup>> {
     let rule = |allow: bool,
                 typ: LinuxDeviceType,
@@ -426,55 +481,9 @@ pub fn build(m: &ContainerMeta, user: &ResolvedUser, namespace: &str) -> Result<
         namespaces.push(ns.build().map_err(spec_err)?);
     }
 
-    let mut resources = LinuxResourcesBuilder::default().devices(device_rules()?);
-    if hc.memory > 0 || hc.memory_reservation > 0 {
-        let mut mem = LinuxMemoryBuilder::default();
-        if hc.memory > 0 {
-            mem = mem.limit(hc.memory);
-        }
-        if hc.memory_reservation > 0 {
-            mem = mem.reservation(hc.memory_reservation);
-        }
-        if hc.memory_swap > 0 || hc.memory_swap == -1 {
-            mem = mem.swap(hc.memory_swap);
-        }
-        resources = resources.memory(mem.build().map_err(spec_err)?);
-    }
-    if hc.cpu_shares > 0 || hc.nano_cpus > 0 || hc.cpu_quota > 0 || !hc.cpuset_cpus.is_empty() {
-        let mut cpu = LinuxCpuBuilder::default();
-        if hc.cpu_shares > 0 {
-            cpu = cpu.shares(hc.cpu_shares as u64);
-        }
-        if hc.nano_cpus > 0 {
-            let period: u64 = 100_000;
-            cpu = cpu
-                .period(period)
-                .quota((hc.nano_cpus as u64 * period / 1_000_000_000) as i64);
-        } else if hc.cpu_quota > 0 {
-            cpu = cpu.quota(hc.cpu_quota);
-            if hc.cpu_period > 0 {
-                cpu = cpu.period(hc.cpu_period as u64);
-            }
-        }
-        if !hc.cpuset_cpus.is_empty() {
-            cpu = cpu.cpus(hc.cpuset_cpus.clone());
-        }
-        if !hc.cpuset_mems.is_empty() {
-            cpu = cpu.mems(hc.cpuset_mems.clone());
-        }
-        resources = resources.cpu(cpu.build().map_err(spec_err)?);
-    }
-    if let Some(limit) = hc.pids_limit.filter(|l| *l != 0) {
-        resources = resources.pids(
-            LinuxPidsBuilder::default()
-                .limit(limit)
-                .build()
-                .map_err(spec_err)?,
-        );
-    }
     let mut linux = LinuxBuilder::default()
         .namespaces(namespaces)
-        .resources(resources.build().map_err(spec_err)?)
+        .resources(resources(hc, device_rules()?)?)
         .cgroups_path(format!("/{namespace}/{}", m.id));
     // As Docker: privileged containers run unfiltered unless given a profile
     // of their own.

@@ -699,4 +699,5 @@ async fn daemon_start_restarts_always_and_unless_stopped() {
 
 /// Volumes of containers: kept apart, this file is long enough.
 mod prune;
+mod update;
 mod volumes;
