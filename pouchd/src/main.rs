@@ -15,6 +15,10 @@ use std::sync::Arc;
 use tokio::signal::unix::{signal, SignalKind};
 
 fn main() -> anyhow::Result<()> {
+    // As dockerd: what pouchd and its containerd create (layers, snapshot
+    // roots, volumes) gets the modes they ask for, whatever the shell that
+    // started it had.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     let cfg = Config::resolve(Flags::parse())?;
     let filter = if cfg.debug { "debug" } else { "info" };
     tracing_subscriber::fmt()

@@ -159,6 +159,11 @@ impl Ctrd {
         let staged_dir = dir.clone();
         let applied = tokio::task::spawn_blocking(move || {
             std::fs::create_dir(&staged_dir)?;
+            // It becomes the snapshot's root, which containerd makes 0755.
+            std::fs::set_permissions(
+                &staged_dir,
+                std::os::unix::fs::PermissionsExt::from_mode(0o755),
+            )?;
             let target = LayerTarget::Staged {
                 dir: &staged_dir,
                 overlay,
