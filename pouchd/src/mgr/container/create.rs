@@ -194,6 +194,7 @@ impl ContainerMgr {
         config: Config,
         host_config: HostConfig,
     ) -> Result<CreateResult> {
+        let named_by_client = name.is_some_and(|n| !n.trim_start_matches('/').is_empty());
         let name = match name.map(|n| n.strip_prefix('/').unwrap_or(n)) {
             Some(n) if !n.is_empty() => {
                 if !valid_name(n) {
@@ -203,23 +204,7 @@ impl ContainerMgr {
                 }
                 n.to_string()
             }
-            _ => {
-                // Like Docker: a few random names, then digits appended, so
-                // a crowded namespace never makes this spin.
-                let mut attempt = 0u32;
-                loop {
-                    let n = random_name();
-                    let n = if attempt < 5 {
-                        n
-                    } else {
-                        format!("{n}{}", rand::random_range(0..100_000u32))
-                    };
-                    if !self.containers.name_taken(&n) {
-                        break n;
-                    }
-                    attempt += 1;
-                }
-            }
+            _ => self.generated_name(),
         };
         if config.image.is_empty() {
             return Err(Error::invalid("image name is required"));
@@ -265,10 +250,18 @@ impl ContainerMgr {
             network: None,
         };
         let container = Arc::new(Container::new(meta));
-        if let Err(e) = self.containers.insert(container.clone()) {
-            self.release_mounts(&id, &container.meta().mounts, true)
-                .await;
-            return Err(e);
+        // A generated name was free when chosen, but concurrent creates may
+        // have drawn the same one since: draw again rather than fail.
+        let mut draws = 0;
+        while let Err(e) = self.containers.insert(container.clone()) {
+            draws += 1;
+            if named_by_client || !e.is_conflict() || draws > 10 {
+                self.release_mounts(&id, &container.meta().mounts, true)
+                    .await;
+                return Err(e);
+            }
+            let fresh = self.generated_name();
+            container.update(|m| m.name = fresh);
         }
         let made = async {
             self.rt.prepare_snapshot(&id, &image.top_chain).await?;
@@ -286,6 +279,26 @@ impl ContainerMgr {
         self.emit(&container.meta(), "create", &[]);
         tracing::info!(id = %id, "container created");
         Ok(CreateResult { id, warnings })
+    }
+}
+
+impl ContainerMgr {
+    /// A random name not in use. Like Docker: a few random names, then
+    /// digits appended, so a crowded namespace never makes this spin.
+    fn generated_name(&self) -> String {
+        let mut attempt = 0u32;
+        loop {
+            let n = random_name();
+            let n = if attempt < 5 {
+                n
+            } else {
+                format!("{n}{}", rand::random_range(0..100_000u32))
+            };
+            if !self.containers.name_taken(&n) {
+                return n;
+            }
+            attempt += 1;
+        }
     }
 }
 

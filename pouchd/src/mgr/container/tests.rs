@@ -698,6 +698,7 @@ async fn daemon_start_restarts_always_and_unless_stopped() {
 }
 
 /// Volumes of containers: kept apart, this file is long enough.
+mod names;
 mod prune;
 mod update;
 mod volumes;
