@@ -83,7 +83,9 @@ impl Ctrd {
                     lowers,
                 },
             };
-            archive::apply_layer(target, input)
+            let applied = archive::apply_layer(target, input);
+            release_memory();
+            applied
         })
         .await;
         extraction_result(applied).map(|a| Some(a.diff_id))
@@ -168,7 +170,9 @@ impl Ctrd {
                 dir: &staged_dir,
                 overlay,
             };
-            archive::apply_layer(target, input)
+            let applied = archive::apply_layer(target, input);
+            release_memory();
+            applied
         })
         .await;
         match extraction_result(applied) {
@@ -241,6 +245,18 @@ impl Ctrd {
                 });
             }
         }
+    }
+}
+
+/// Gives the extraction's buffers (decompressor windows, read and copy
+/// buffers, freed by now) back to the system: glibc keeps freed memory in
+/// the arena of the blocking thread that used it, and an idle daemon would
+/// carry every pull's high-water mark.
+fn release_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only releases free memory; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
