@@ -135,7 +135,7 @@ impl Ctrd {
         }
         let me = self.clone();
         let digest = layer.digest.clone();
-        let job = tokio::spawn(async move {
+        self.staging.start(&layer.digest, async move {
             // The digest comes from a manifest: only its hex digits name a path.
             let hex = digest.strip_prefix("sha256:").unwrap_or_default();
             let short: String = hex
@@ -146,7 +146,6 @@ impl Ctrd {
             let dir = root.join(format!("{short}-{}", super::image::rand_suffix()));
             me.extract_staged(&digest, dir, has_parent).await
         });
-        self.staging.insert(&layer.digest, job);
     }
 
     async fn extract_staged(
@@ -328,10 +327,19 @@ impl Staging {
             .unwrap_or(true)
     }
 
-    fn insert(&self, digest: &str, job: StagingJob) {
-        match self.jobs.lock() {
-            Ok(mut jobs) => drop(jobs.insert(digest.to_string(), job)),
-            Err(_) => job.abort(),
+    /// Spawns `extraction` as the job of `digest`, unless one is there
+    /// already (two pulls sharing a layer): checked and recorded under one
+    /// lock, so that no job goes unrecorded and its files unremoved.
+    fn start(
+        &self,
+        digest: &str,
+        extraction: impl std::future::Future<Output = Result<Option<Staged>>> + Send + 'static,
+    ) {
+        let Ok(mut jobs) = self.jobs.lock() else {
+            return;
+        };
+        if !jobs.contains_key(digest) {
+            jobs.insert(digest.to_string(), tokio::spawn(extraction));
         }
     }
 
@@ -454,6 +462,26 @@ mod tests {
         };
         let err = r.read_to_end(&mut Vec::new()).unwrap_err();
         assert_eq!(err.to_string(), "gone");
+    }
+
+    #[tokio::test]
+    async fn one_staging_job_per_layer() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let staging = Staging::default();
+        let runs = Arc::new(AtomicUsize::new(0));
+        for _ in 0..3 {
+            let runs = runs.clone();
+            staging.start("sha256:aa", async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                Ok(None)
+            });
+        }
+        assert!(staging.contains("sha256:aa"));
+        let job = staging.take("sha256:aa").unwrap();
+        assert!(matches!(job.await, Ok(Ok(None))));
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert!(staging.take("sha256:aa").is_none());
     }
 
     #[test]
