@@ -102,3 +102,62 @@ fn whiteouts_opaque_dirs_and_inherited_parents() {
     let out = d.docker_ok(&["run", "--rm", "--network", "none", &name, "cat", "/opq/y"]);
     assert_eq!(out, "y");
 }
+
+#[test]
+fn concurrent_pulls_of_images_sharing_layers() {
+    let Some(reg) = Registry::start(false) else {
+        return;
+    };
+    let args = ["--insecure-registries", &reg.host()];
+    let Some(d) = TestDaemon::start_with_args(Options::default(), &args) else {
+        return;
+    };
+    let (config, base) = test_image_blobs(&d.dir);
+    // Big enough that the pulls overlap.
+    let blob = |seed: u8| -> Vec<u8> {
+        (0..4u32 << 20)
+            .map(|i| (i as u8).wrapping_mul(seed) ^ (i >> 9) as u8)
+            .collect()
+    };
+    let shared = TarBuilder::new().file("shared.bin", &blob(7)).finish();
+    let own_a = TarBuilder::new().file("a.bin", &blob(11)).finish();
+    let own_b = TarBuilder::new()
+        .file("b.bin", &blob(13))
+        .file(".wh.shared.bin", b"")
+        .finish();
+    for (tag, own) in [("a", &own_a), ("b", &own_b)] {
+        let mut cfg = config.clone();
+        let ids = cfg["rootfs"]["diff_ids"].as_array_mut().unwrap();
+        ids.extend([diff_id(&shared), diff_id(own)]);
+        let cfg = serde_json::to_vec(&cfg).unwrap();
+        put_image(
+            &reg,
+            "test/shared",
+            tag,
+            &cfg,
+            &[base.clone(), gzip(&shared), gzip(own)],
+        );
+    }
+    let (a, b) = (
+        format!("{}/test/shared:a", reg.host()),
+        format!("{}/test/shared:b", reg.host()),
+    );
+    std::thread::scope(|s| {
+        let pa = s.spawn(|| d.docker_run(&["pull", &a]));
+        let pb = s.spawn(|| d.docker_run(&["pull", &b]));
+        pa.join().unwrap().ok();
+        pb.join().unwrap().ok();
+    });
+    let ls = "ls /*.bin";
+    let run = |img: &str| d.docker_ok(&["run", "--rm", "--network", "none", img, "sh", "-c", ls]);
+    assert_eq!(run(&a), "/a.bin\n/shared.bin");
+    assert_eq!(run(&b), "/b.bin");
+    let staging = d
+        .dir
+        .join("home/containerd/io.containerd.snapshotter.v1.overlayfs/pouchd-staging")
+        .join(&d.ns);
+    pouch_tests::wait_for("staging emptied", Duration::from_secs(10), || {
+        let left = std::fs::read_dir(&staging).ok()?.count();
+        (left == 0).then_some(())
+    });
+}
