@@ -3,6 +3,12 @@
 
 use pouch_tests::{waits::sorted_lines, TestDaemon, IMAGE};
 
+/// Starts container `name`, sleeping, without a network.
+fn sleeper(d: &TestDaemon, name: &str) {
+    let args = ["run", "-d", "--name", name, "--network", "none", IMAGE];
+    d.docker_ok(&[&args[..], &["sleep", "300"]].concat());
+}
+
 /// Names of all containers, sorted.
 fn names(d: &TestDaemon) -> Vec<String> {
     sorted_lines(&d.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]))
@@ -35,28 +41,8 @@ fn container_prune_keeps_running_paused_and_filtered_out_containers() {
         "-c",
         script,
     ]);
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "up",
-        "--network",
-        "none",
-        IMAGE,
-        "sleep",
-        "300",
-    ]);
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "held",
-        "--network",
-        "none",
-        IMAGE,
-        "sleep",
-        "300",
-    ]);
+    sleeper(d, "up");
+    sleeper(d, "held");
     d.docker_ok(&["pause", "held"]);
     d.docker_ok(&[
         "create", "--name", "kept", "--label", "keep=1", IMAGE, "true",
@@ -120,17 +106,7 @@ fn system_df_and_system_prune() {
         "-c",
         script,
     ]);
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "up",
-        "--network",
-        "none",
-        IMAGE,
-        "sleep",
-        "300",
-    ]);
+    sleeper(d, "up");
 
     let out = d.docker_ok(&[
         "system",

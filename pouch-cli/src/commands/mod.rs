@@ -2,6 +2,7 @@
 
 pub mod container;
 pub mod image;
+pub mod prune;
 pub mod system;
 pub mod volume;
 

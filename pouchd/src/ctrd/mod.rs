@@ -12,6 +12,7 @@ mod container;
 mod events;
 mod image;
 mod supervisor;
+mod unpack;
 
 pub use client::Ctrd;
 pub use supervisor::{ensure_containerd, ContainerdOptions};

@@ -1,15 +1,11 @@
 //! `pouch container prune`: remove every stopped container.
 
-use std::io::Write as _;
-
 use clap::Args;
 use pouch_api::container::ContainersPruneResponse;
 use pouch_api::Filters;
 
-use crate::commands::image::prune::confirmed;
-use crate::commands::Ctx;
+use crate::commands::{prune, Ctx};
 use crate::error::{CmdResult, StatusError};
-use crate::format::human::human_size4;
 
 #[derive(Debug, Args)]
 pub struct PruneArgs {
@@ -25,20 +21,8 @@ const WARNING: &str = "WARNING! This will remove all stopped containers.";
 
 /// The report printed after a prune.
 pub fn report(resp: &ContainersPruneResponse) -> String {
-    let mut out = String::new();
-    if let Some(deleted) = resp.containers_deleted.as_ref().filter(|d| !d.is_empty()) {
-        out.push_str("Deleted Containers:\n");
-        for id in deleted {
-            out.push_str(id);
-            out.push('\n');
-        }
-        out.push('\n');
-    }
-    out.push_str(&format!(
-        "Total reclaimed space: {}\n",
-        human_size4(resp.space_reclaimed as f64)
-    ));
-    out
+    let deleted = resp.containers_deleted.as_deref().unwrap_or_default();
+    prune::report("Deleted Containers", deleted, resp.space_reclaimed)
 }
 
 pub async fn run(ctx: &Ctx, args: PruneArgs) -> CmdResult {
@@ -46,14 +30,8 @@ pub async fn run(ctx: &Ctx, args: PruneArgs) -> CmdResult {
     for f in &args.filter {
         filters.add_arg(f).map_err(StatusError::msg)?;
     }
-    if !args.force {
-        print!("{WARNING}\nAre you sure you want to continue? [y/N] ");
-        std::io::stdout().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer)?;
-        if !confirmed(&answer) {
-            return Ok(());
-        }
+    if !args.force && !prune::ask(WARNING)? {
+        return Ok(());
     }
     let resp = ctx.client.containers().prune(&filters).await?;
     print!("{}", report(&resp));

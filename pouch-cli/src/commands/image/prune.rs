@@ -1,14 +1,11 @@
 //! `pouch image prune`: remove unused images.
 
-use std::io::Write as _;
-
 use clap::Args;
 use pouch_api::image::ImagesPruneResponse;
 use pouch_api::Filters;
 
-use crate::commands::Ctx;
+use crate::commands::{prune, Ctx};
 use crate::error::{CmdResult, StatusError};
-use crate::format::human::human_size4;
 
 #[derive(Debug, Args)]
 pub struct PruneArgs {
@@ -27,30 +24,18 @@ const DANGLING_WARNING: &str = "WARNING! This will remove all dangling images.";
 const ALL_WARNING: &str =
     "WARNING! This will remove all images without at least one container associated to them.";
 
-/// Docker's `PromptForConfirmation`: only `y`/`Y` is a yes.
-pub fn confirmed(answer: &str) -> bool {
-    matches!(answer.trim(), "y" | "Y")
-}
-
 /// The report printed after a prune.
 pub fn report(resp: &ImagesPruneResponse) -> String {
-    let mut out = String::new();
-    if !resp.images_deleted.is_empty() {
-        out.push_str("Deleted Images:\n");
-        for item in &resp.images_deleted {
-            match (&item.untagged, &item.deleted) {
-                (Some(u), _) if !u.is_empty() => out.push_str(&format!("untagged: {u}\n")),
-                (_, Some(d)) => out.push_str(&format!("deleted: {d}\n")),
-                _ => {}
-            }
-        }
-        out.push('\n');
-    }
-    out.push_str(&format!(
-        "Total reclaimed space: {}\n",
-        human_size4(resp.space_reclaimed as f64)
-    ));
-    out
+    let lines: Vec<String> = resp
+        .images_deleted
+        .iter()
+        .filter_map(|item| match (&item.untagged, &item.deleted) {
+            (Some(u), _) if !u.is_empty() => Some(format!("untagged: {u}")),
+            (_, Some(d)) => Some(format!("deleted: {d}")),
+            _ => None,
+        })
+        .collect();
+    prune::report("Deleted Images", &lines, resp.space_reclaimed)
 }
 
 /// The filters sent: the user's plus, as the docker CLI does, always
@@ -72,11 +57,7 @@ pub async fn run(ctx: &Ctx, args: PruneArgs) -> CmdResult {
         } else {
             DANGLING_WARNING
         };
-        print!("{warning}\nAre you sure you want to continue? [y/N] ");
-        std::io::stdout().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer)?;
-        if !confirmed(&answer) {
+        if !prune::ask(warning)? {
             print!("{}", report(&ImagesPruneResponse::default()));
             return Ok(());
         }
@@ -116,7 +97,6 @@ mod tests {
             "Deleted Images:\nuntagged: box:v1\ndeleted: sha256:01\n\n\
              Total reclaimed space: 4.261MB\n"
         );
-        assert!(confirmed("y\n") && confirmed("Y"));
         let args = |all: bool, filter: &[&str]| PruneArgs {
             all,
             force: true,
@@ -129,6 +109,5 @@ mod tests {
         let f = prune_filters(&args(true, &[])).unwrap();
         assert_eq!(f.get("dangling"), ["false"]);
         assert!(prune_filters(&args(false, &["bogus"])).is_err());
-        assert!(!confirmed("yes") && !confirmed("") && !confirmed("n"));
     }
 }

@@ -1,15 +1,11 @@
 //! `pouch volume prune`: remove every volume no container uses (API 1.41).
 
-use std::io::Write as _;
-
 use clap::Args;
 use pouch_api::volume::VolumesPruneResponse;
 use pouch_api::Filters;
 
-use crate::commands::image::prune::confirmed;
-use crate::commands::Ctx;
+use crate::commands::{prune, Ctx};
 use crate::error::{CmdResult, StatusError};
-use crate::format::human::human_size4;
 
 #[derive(Debug, Args)]
 pub struct PruneArgs {
@@ -26,20 +22,8 @@ const WARNING: &str =
 
 /// The report printed after a prune.
 pub fn report(resp: &VolumesPruneResponse) -> String {
-    let mut out = String::new();
-    if let Some(deleted) = resp.volumes_deleted.as_ref().filter(|d| !d.is_empty()) {
-        out.push_str("Deleted Volumes:\n");
-        for name in deleted {
-            out.push_str(name);
-            out.push('\n');
-        }
-        out.push('\n');
-    }
-    out.push_str(&format!(
-        "Total reclaimed space: {}\n",
-        human_size4(resp.space_reclaimed as f64)
-    ));
-    out
+    let deleted = resp.volumes_deleted.as_deref().unwrap_or_default();
+    prune::report("Deleted Volumes", deleted, resp.space_reclaimed)
 }
 
 pub async fn run(ctx: &Ctx, args: PruneArgs) -> CmdResult {
@@ -47,14 +31,8 @@ pub async fn run(ctx: &Ctx, args: PruneArgs) -> CmdResult {
     for f in &args.filter {
         filters.add_arg(f).map_err(StatusError::msg)?;
     }
-    if !args.force {
-        print!("{WARNING}\nAre you sure you want to continue? [y/N] ");
-        std::io::stdout().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer)?;
-        if !confirmed(&answer) {
-            return Ok(());
-        }
+    if !args.force && !prune::ask(WARNING)? {
+        return Ok(());
     }
     let resp = ctx.client.volumes().prune(&filters).await?;
     print!("{}", report(&resp));
