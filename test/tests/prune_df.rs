@@ -155,5 +155,28 @@ fn system_df_and_system_prune() {
     // The image is used by a container and tagged: it stays; so does the volume.
     d.docker_ok(&["image", "inspect", IMAGE]);
     d.docker_ok(&["volume", "inspect", "data"]);
+
+    // pouch's, with --volumes: the stopped container and the volume it
+    // held go, in one report with one total.
+    d.docker_ok(&[
+        "create",
+        "--name",
+        "idle",
+        "-v",
+        "data:/data",
+        IMAGE,
+        "true",
+    ]);
+    let idle = d.inspect_field("idle", "{{.Id}}");
+    let out = d.pouch_ok(&["system", "prune", "-f", "--volumes"]);
+    let want =
+        format!("Deleted Containers:\n{idle}\n\nDeleted Volumes:\ndata\n\nTotal reclaimed space: ");
+    assert!(out.starts_with(&want), "{out}");
+    assert_eq!(out.matches("Total reclaimed space").count(), 1, "{out}");
+    assert_eq!(names(d), ["up"]);
+    assert!(!d
+        .docker_run(&["volume", "inspect", "data"])
+        .status
+        .success());
     d.docker_ok(&["rm", "-f", "up"]);
 }

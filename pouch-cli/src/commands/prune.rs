@@ -19,9 +19,9 @@ pub fn ask(warning: &str) -> std::io::Result<bool> {
     Ok(confirmed(&answer))
 }
 
-/// `<heading>:` and one line per removed item, when there are any, then the
-/// reclaimed total, as docker prints them.
-pub fn report<S: AsRef<str>>(heading: &str, lines: &[S], reclaimed: u64) -> String {
+/// `<heading>:` and one line per removed item, then a blank line; nothing
+/// when nothing was removed.
+pub fn deleted<S: AsRef<str>>(heading: &str, lines: &[S]) -> String {
     let mut out = String::new();
     if !lines.is_empty() {
         out.push_str(heading);
@@ -32,11 +32,17 @@ pub fn report<S: AsRef<str>>(heading: &str, lines: &[S], reclaimed: u64) -> Stri
         }
         out.push('\n');
     }
-    out.push_str(&format!(
-        "Total reclaimed space: {}\n",
-        human_size4(reclaimed as f64)
-    ));
     out
+}
+
+/// The last line of a prune's report.
+pub fn total(reclaimed: u64) -> String {
+    format!("Total reclaimed space: {}\n", human_size4(reclaimed as f64))
+}
+
+/// What went and the reclaimed total, as docker prints them.
+pub fn report<S: AsRef<str>>(heading: &str, lines: &[S], reclaimed: u64) -> String {
+    deleted(heading, lines) + &total(reclaimed)
 }
 
 #[cfg(test)]

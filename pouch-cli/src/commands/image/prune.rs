@@ -24,18 +24,21 @@ const DANGLING_WARNING: &str = "WARNING! This will remove all dangling images.";
 const ALL_WARNING: &str =
     "WARNING! This will remove all images without at least one container associated to them.";
 
-/// The report printed after a prune.
-pub fn report(resp: &ImagesPruneResponse) -> String {
-    let lines: Vec<String> = resp
-        .images_deleted
+/// Docker's lines for the removed images: `untagged: ...`, `deleted: ...`.
+pub fn deleted_lines(resp: &ImagesPruneResponse) -> Vec<String> {
+    resp.images_deleted
         .iter()
         .filter_map(|item| match (&item.untagged, &item.deleted) {
             (Some(u), _) if !u.is_empty() => Some(format!("untagged: {u}")),
             (_, Some(d)) => Some(format!("deleted: {d}")),
             _ => None,
         })
-        .collect();
-    prune::report("Deleted Images", &lines, resp.space_reclaimed)
+        .collect()
+}
+
+/// The report printed after a prune.
+pub fn report(resp: &ImagesPruneResponse) -> String {
+    prune::report("Deleted Images", &deleted_lines(resp), resp.space_reclaimed)
 }
 
 /// The filters sent: the user's plus, as the docker CLI does, always

@@ -3,6 +3,7 @@
 pub mod df;
 pub mod events;
 pub mod info;
+pub mod prune;
 pub mod version;
 
 /// `pouch system SUBCOMMAND`, as `docker system`.
@@ -14,6 +15,8 @@ pub enum SystemCommand {
     Events(events::EventsArgs),
     /// Display system-wide information
     Info(info::InfoArgs),
+    /// Remove unused data
+    Prune(prune::PruneArgs),
 }
 
 pub async fn dispatch(
@@ -24,5 +27,6 @@ pub async fn dispatch(
         SystemCommand::Df(a) => df::run(ctx, a).await,
         SystemCommand::Events(a) => events::run(ctx, a).await,
         SystemCommand::Info(a) => info::run(ctx, a).await,
+        SystemCommand::Prune(a) => prune::run(ctx, a).await,
     }
 }
