@@ -125,6 +125,15 @@ impl Filters {
         }
     }
 
+    /// Filters from CLI `--filter name=value` arguments.
+    pub fn from_args<S: AsRef<str>>(args: &[S]) -> Result<Self, String> {
+        let mut f = Filters::new();
+        for a in args {
+            f.add_arg(a.as_ref())?;
+        }
+        Ok(f)
+    }
+
     /// Values given for `name` (empty if none).
     pub fn get(&self, name: &str) -> &[String] {
         self.fields.get(name).map(Vec::as_slice).unwrap_or(&[])

@@ -1,6 +1,6 @@
 //! `POST /containers/prune` (`until`, `label`, `label!`).
 
-use super::{image_filters::parse_until, to_completion, State};
+use super::{image_filters::until_filter, to_completion, State};
 use crate::error::{Error, Result};
 use crate::mgr::container::PruneOptions;
 use crate::server::params::Params;
@@ -14,13 +14,8 @@ use pouch_api::filters::Filters;
 fn prune_options(f: &Filters, now: DateTime<Utc>) -> Result<PruneOptions> {
     f.validate(&["label", "label!", "until"])
         .map_err(Error::InvalidParameter)?;
-    let until = match f.get("until") {
-        [] => None,
-        [v] => Some(parse_until(v, now)?),
-        _ => return Err(Error::invalid("more than one until filter specified")),
-    };
     Ok(PruneOptions {
-        until,
+        until: until_filter(f, now)?,
         labels: f.get("label").to_vec(),
         not_labels: f.get("label!").to_vec(),
     })

@@ -92,7 +92,7 @@ fn go_duration(v: &str) -> Option<chrono::Duration> {
 /// Docker's `until` value: a duration before `now`, a Unix time
 /// (`1704067200`, `1704067200.5`) or a date (RFC 3339, `2006-01-02T15:04:05`,
 /// `2006-01-02T15:04`, `2006-01-02`; UTC unless a zone is given).
-pub(super) fn parse_until(v: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+fn parse_until(v: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
     let bad = || Error::invalid(format!("failed to parse value as time or duration: {v:?}"));
     if let Some(d) = go_duration(v) {
         return now.checked_sub_signed(d).ok_or_else(bad);
@@ -120,15 +120,20 @@ pub(super) fn parse_until(v: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> 
     DateTime::from_timestamp(secs, nanos).ok_or_else(bad)
 }
 
+/// The prunes' `until` filter (at most one), as a time.
+pub(super) fn until_filter(f: &Filters, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+    match f.get("until") {
+        [] => Ok(None),
+        [v] => parse_until(v, now).map(Some),
+        _ => Err(Error::invalid("more than one until filter specified")),
+    }
+}
+
 /// The prune filters, checked as Docker checks them.
 fn prune_options(f: &Filters, now: DateTime<Utc>) -> Result<PruneOptions> {
     f.validate(&["dangling", "label", "label!", "until"])
         .map_err(Error::InvalidParameter)?;
-    let until = match f.get("until") {
-        [] => None,
-        [v] => Some(parse_until(v, now)?),
-        _ => return Err(Error::invalid("more than one until filter specified")),
-    };
+    let until = until_filter(f, now)?;
     Ok(PruneOptions {
         dangling_only: f
             .get_bool("dangling")

@@ -206,10 +206,7 @@ pub fn render(
 }
 
 pub async fn run(ctx: &Ctx, args: PsArgs) -> CmdResult {
-    let mut filters = Filters::new();
-    for f in &args.filter {
-        filters.add_arg(f).map_err(StatusError::msg)?;
-    }
+    let filters = Filters::from_args(&args.filter).map_err(StatusError::msg)?;
     let mut last = args.last;
     if args.latest && last == -1 {
         last = 1;

@@ -174,10 +174,7 @@ pub fn rows(images: &[ImageSummary], trunc: bool, digests: bool, now: f64) -> Ve
 }
 
 pub async fn run(ctx: &Ctx, args: ImagesArgs) -> CmdResult {
-    let mut filters = Filters::new();
-    for f in &args.filter {
-        filters.add_arg(f).map_err(StatusError::msg)?;
-    }
+    let mut filters = Filters::from_args(&args.filter).map_err(StatusError::msg)?;
     if let Some(r) = &args.reference {
         filters.add("reference", r.clone());
     }

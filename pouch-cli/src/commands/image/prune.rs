@@ -44,12 +44,7 @@ pub fn report(resp: &ImagesPruneResponse) -> String {
 /// The filters sent: the user's plus, as the docker CLI does, always
 /// `dangling` (false with `-a`).
 pub fn prune_filters(args: &PruneArgs) -> Result<Filters, String> {
-    let mut filters = Filters::new();
-    for f in &args.filter {
-        filters.add_arg(f)?;
-    }
-    filters.add("dangling", (!args.all).to_string());
-    Ok(filters)
+    Ok(Filters::from_args(&args.filter)?.with("dangling", (!args.all).to_string()))
 }
 
 pub async fn run(ctx: &Ctx, args: PruneArgs) -> CmdResult {

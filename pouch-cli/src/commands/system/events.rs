@@ -122,10 +122,7 @@ impl Printer {
 
 pub async fn run(ctx: &Ctx, args: EventsArgs) -> CmdResult {
     let printer = Printer::new(args.format.as_deref())?;
-    let mut filters = Filters::new();
-    for f in &args.filter {
-        filters.add_arg(f).map_err(StatusError::msg)?;
-    }
+    let filters = Filters::from_args(&args.filter).map_err(StatusError::msg)?;
     let now = chrono::Utc::now();
     let since = args
         .since

@@ -49,10 +49,7 @@ pub fn rows(volumes: &[Volume]) -> Vec<Value> {
 }
 
 pub async fn run(ctx: &Ctx, args: LsArgs) -> CmdResult {
-    let mut filters = Filters::new();
-    for f in &args.filter {
-        filters.add_arg(f).map_err(StatusError::msg)?;
-    }
+    let filters = Filters::from_args(&args.filter).map_err(StatusError::msg)?;
     let format = match args.format.as_deref() {
         None | Some("") | Some("table") if args.quiet => "{{.Name}}",
         None | Some("") | Some("table") => DEFAULT_TABLE,

@@ -27,10 +27,7 @@ pub fn report(resp: &VolumesPruneResponse) -> String {
 }
 
 pub async fn run(ctx: &Ctx, args: PruneArgs) -> CmdResult {
-    let mut filters = Filters::new();
-    for f in &args.filter {
-        filters.add_arg(f).map_err(StatusError::msg)?;
-    }
+    let filters = Filters::from_args(&args.filter).map_err(StatusError::msg)?;
     if !args.force && !prune::ask(WARNING)? {
         return Ok(());
     }
