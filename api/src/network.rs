@@ -105,6 +105,76 @@ pub struct EndpointResource {
     pub ipv6_address: String,
 }
 
+/// `POST /networks/create` (Go: `types.NetworkCreateRequest`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct NetworkCreateRequest {
+    #[serde(rename = "Name", deserialize_with = "null_default")]
+    pub name: String,
+    #[serde(rename = "CheckDuplicate", deserialize_with = "null_default")]
+    pub check_duplicate: bool,
+    #[serde(rename = "Driver", deserialize_with = "null_default")]
+    pub driver: String,
+    #[serde(rename = "Scope", deserialize_with = "null_default")]
+    pub scope: String,
+    #[serde(rename = "Internal", deserialize_with = "null_default")]
+    pub internal: bool,
+    #[serde(rename = "Attachable", deserialize_with = "null_default")]
+    pub attachable: bool,
+    #[serde(rename = "Ingress", deserialize_with = "null_default")]
+    pub ingress: bool,
+    #[serde(rename = "ConfigOnly", deserialize_with = "null_default")]
+    pub config_only: bool,
+    #[serde(rename = "ConfigFrom")]
+    pub config_from: Option<ConfigReference>,
+    #[serde(rename = "IPAM")]
+    pub ipam: Option<Ipam>,
+    #[serde(rename = "EnableIPv6", deserialize_with = "null_default")]
+    pub enable_ipv6: bool,
+    #[serde(rename = "Options", deserialize_with = "null_default")]
+    pub options: HashMap<String, String>,
+    #[serde(rename = "Labels", deserialize_with = "null_default")]
+    pub labels: HashMap<String, String>,
+}
+
+/// The answer to `POST /networks/create`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct NetworkCreateResponse {
+    #[serde(rename = "Id", deserialize_with = "null_default")]
+    pub id: String,
+    #[serde(rename = "Warning", deserialize_with = "null_default")]
+    pub warning: String,
+}
+
+/// `POST /networks/{id}/connect`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct NetworkConnectRequest {
+    #[serde(rename = "Container", deserialize_with = "null_default")]
+    pub container: String,
+    #[serde(rename = "EndpointConfig")]
+    pub endpoint_config: Option<crate::container::EndpointSettings>,
+}
+
+/// `POST /networks/{id}/disconnect`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct NetworkDisconnectRequest {
+    #[serde(rename = "Container", deserialize_with = "null_default")]
+    pub container: String,
+    #[serde(rename = "Force", deserialize_with = "null_default")]
+    pub force: bool,
+}
+
+/// The answer to `POST /networks/prune`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct NetworksPruneResponse {
+    #[serde(rename = "NetworksDeleted", deserialize_with = "null_default")]
+    pub networks_deleted: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

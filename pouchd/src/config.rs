@@ -60,6 +60,12 @@ pub struct Flags {
     /// (Docker's `--bip`, e.g. 172.31.0.1/16).
     #[arg(long = "bip")]
     pub bip: Option<String>,
+    /// Where user-defined networks get their subnets, as Docker's
+    /// `--default-address-pool base=10.10.0.0/16,size=24` (repeatable;
+    /// default: Docker's pools, 172.17.0.0/16 to 172.31.0.0/16 and
+    /// 192.168.0.0/16 in /20s).
+    #[arg(long = "default-address-pool")]
+    pub default_address_pools: Vec<String>,
     /// Directories of the CNI plugins, colon-separated.
     #[arg(long = "cni-bin-dir")]
     pub cni_bin_dir: Option<String>,
@@ -86,8 +92,18 @@ pub struct FileConfig {
     pub registry_certs_dir: Option<PathBuf>,
     pub bridge_name: Option<String>,
     pub bip: Option<String>,
+    pub default_address_pools: Vec<FilePool>,
     pub cni_bin_dir: Option<String>,
     pub debug: bool,
+}
+
+/// One of the config file's `default-address-pools`, as in Docker's
+/// daemon.json.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilePool {
+    pub base: String,
+    pub size: u8,
 }
 
 /// The effective configuration.
@@ -107,6 +123,8 @@ pub struct Config {
     pub registry_certs_dirs: Vec<PathBuf>,
     /// The default bridge network.
     pub bridge: crate::mgr::network::BridgeConfig,
+    /// Subnets of user-defined networks (empty: Docker's defaults).
+    pub address_pools: Vec<crate::mgr::network::pool::Pool>,
     /// `CNI_PATH` of the plugins.
     pub cni_bin_dir: String,
     pub debug: bool,
@@ -200,8 +218,26 @@ impl Config {
                 .or(file.bip.as_deref())
                 .unwrap_or(DEFAULT_BIP),
         )?;
+        let address_pools = if flags.default_address_pools.is_empty() {
+            file.default_address_pools
+                .iter()
+                .map(|p| {
+                    crate::mgr::network::pool::Pool::parse(&format!(
+                        "base={},size={}",
+                        p.base, p.size
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            flags
+                .default_address_pools
+                .iter()
+                .map(|p| crate::mgr::network::pool::Pool::parse(p))
+                .collect::<Result<Vec<_>>>()?
+        };
         let cfg = Config {
             bridge,
+            address_pools,
             cni_bin_dir: flags
                 .cni_bin_dir
                 .or(file.cni_bin_dir)

@@ -8,7 +8,7 @@ use pouchd::daemon::Daemon;
 use pouchd::mgr::container::{ContainerMgr, ContainerMgrConfig};
 use pouchd::mgr::events::EventBus;
 use pouchd::mgr::image::ImageMgr;
-use pouchd::mgr::network::NetworkMgr;
+use pouchd::mgr::network::{Network, NetworkMgr, NetworkStore};
 use pouchd::mgr::system::SystemInfo;
 use pouchd::mgr::volume::VolumeMgr;
 use std::sync::Arc;
@@ -64,14 +64,25 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let images =
         Arc::new(ImageMgr::new(ctrd.clone(), cfg.home_dir.join("tmp"), events.clone()).await?);
     images.set_registries(cfg.registries()?);
-    let network = Arc::new(NetworkMgr::new(
-        cfg.bridge.clone(),
-        &cfg.cni_bin_dir,
-        &cfg.exec_root,
-    ));
+    let networks = NetworkStore::open(
+        cfg.home_dir.join("networks"),
+        &cfg.bridge,
+        cfg.address_pools.clone(),
+    )?;
+    let network = Arc::new(NetworkMgr::new(networks, &cfg.cni_bin_dir, &cfg.exec_root));
     if let Err(e) = network.ensure_masquerade().await {
         // Containers on the bridge still reach each other and the host.
         tracing::warn!(error = %e, "no outbound NAT for the bridge network");
+    }
+    for n in network
+        .networks()
+        .all()
+        .iter()
+        .filter(|n| n.is_user_defined())
+    {
+        if let Err(e) = network.setup_network(n).await {
+            tracing::warn!(network = %n.name, error = %e, "no outbound NAT for the network");
+        }
     }
     let containers = ContainerMgr::new(
         ctrd.clone(),

@@ -422,26 +422,45 @@ pub fn event_channel() -> (mpsc::Sender<RuntimeEvent>, mpsc::Receiver<RuntimeEve
     mpsc::channel(64)
 }
 
-/// A network that hands out addresses in memory and records what it did.
+/// A network that hands out addresses in memory and records what it did;
+/// its network store is real, in a directory of its own.
 pub struct FakeNetwork {
-    bridge: crate::mgr::network::BridgeConfig,
+    store: crate::mgr::network::NetworkStore,
+    _dir: tempfile::TempDir,
     pub state: Mutex<FakeNetState>,
 }
 
 #[derive(Default)]
 pub struct FakeNetState {
-    /// Container IDs currently attached.
+    /// Container IDs with a namespace.
     pub attached: std::collections::BTreeSet<String>,
+    /// (container ID, network name, ifname) of live endpoints.
+    pub endpoints: Vec<(String, String, String)>,
     pub attaches: u32,
     pub detaches: u32,
     pub orphan_sweeps: Vec<std::collections::HashSet<String>>,
+    /// Names of networks set up and removed on the host.
+    pub set_up: Vec<String>,
+    pub removed: Vec<String>,
 }
 
 impl Default for FakeNetwork {
     fn default() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir for fake networks");
+        let bridge = crate::mgr::network::BridgeConfig::parse("fake0", "10.88.0.1/16")
+            .expect("valid fake bridge");
+        let pools = vec![
+            crate::mgr::network::pool::Pool::parse("base=10.89.0.0/16,size=24")
+                .expect("valid fake pool"),
+        ];
         FakeNetwork {
-            bridge: crate::mgr::network::BridgeConfig::parse("fake0", "10.88.0.1/16")
-                .expect("valid fake bridge"),
+            store: crate::mgr::network::NetworkStore::open(
+                dir.path().to_path_buf(),
+                &bridge,
+                pools,
+            )
+            .expect("fake network store"),
+            _dir: dir,
             state: Mutex::default(),
         }
     }
@@ -455,27 +474,43 @@ impl FakeNetwork {
 
 #[async_trait]
 impl crate::mgr::network::Network for FakeNetwork {
-    fn bridge(&self) -> &crate::mgr::network::BridgeConfig {
-        &self.bridge
+    fn networks(&self) -> &crate::mgr::network::NetworkStore {
+        &self.store
+    }
+
+    async fn create_sandbox(&self, id: &str) -> Result<crate::mgr::network::Sandbox> {
+        self.st().attached.insert(id.to_string());
+        Ok(crate::mgr::network::Sandbox {
+            id: format!("sb-{id}"),
+            key: format!("/fake/netns/{id}"),
+        })
+    }
+
+    async fn remove_sandbox(&self, sandbox: &crate::mgr::network::Sandbox) -> Result<()> {
+        let id = sandbox.key.trim_start_matches("/fake/netns/").to_string();
+        let mut st = self.st();
+        st.attached.remove(&id);
+        st.endpoints.retain(|(c, _, _)| *c != id);
+        Ok(())
     }
 
     async fn attach(
         &self,
         id: &str,
-        ports: &[crate::mgr::network::ports::PortRequest],
-        taken: &[crate::mgr::network::ports::PortMapping],
+        sandbox: &crate::mgr::network::Sandbox,
+        net: &crate::mgr::network::NetConfig,
+        req: crate::mgr::network::AttachRequest<'_>,
     ) -> Result<crate::mgr::network::Endpoint> {
         let mut st = self.st();
         st.attaches += 1;
-        st.attached.insert(id.to_string());
         let n = st.attaches;
         let mut mappings = Vec::new();
-        for r in ports {
+        for r in req.ports {
             let host_port = match r.host_ports {
                 Some((p, _)) => p,
                 None => 40000 + n as u16,
             };
-            if taken.iter().any(|t| t.host_port == host_port) {
+            if req.taken.iter().any(|t| t.host_port == host_port) {
                 return Err(Error::system(format!(
                     "Bind for 0.0.0.0:{host_port} failed: port is already allocated"
                 )));
@@ -487,31 +522,60 @@ impl crate::mgr::network::Network for FakeNetwork {
                 protocol: r.protocol.clone(),
             });
         }
+        let b = net
+            .bridge
+            .clone()
+            .ok_or_else(|| Error::invalid("no bridge"))?;
+        let ip = match req.ip {
+            Some(ip) => ip.to_string(),
+            None => std::net::Ipv4Addr::from(u32::from(b.network()) + 1 + n).to_string(),
+        };
+        st.endpoints
+            .push((id.to_string(), net.name.clone(), req.ifname.to_string()));
         Ok(crate::mgr::network::Endpoint {
-            network_id: "fakenet".into(),
+            network_id: net.id.clone(),
+            network_name: net.name.clone(),
             endpoint_id: format!("ep{n}"),
-            bridge: "fake0".into(),
-            sandbox_id: format!("sb{n}"),
-            sandbox_key: format!("/fake/netns/{id}"),
-            ip_address: format!("10.88.0.{}", n + 1),
-            ip_prefix_len: 16,
-            gateway: "10.88.0.1".into(),
+            bridge: b.name.clone(),
+            ifname: req.ifname.to_string(),
+            sandbox_id: sandbox.id.clone(),
+            sandbox_key: sandbox.key.clone(),
+            ip_address: ip,
+            ip_prefix_len: b.prefix_len,
+            gateway: b.gateway.to_string(),
             mac_address: "02:42:0a:58:00:02".into(),
             ports: mappings,
             cni_result: serde_json::Value::Null,
+            cni_config: serde_json::Value::Null,
         })
     }
 
-    async fn detach(&self, id: &str, _ep: &crate::mgr::network::Endpoint) -> Result<()> {
+    async fn detach(&self, id: &str, ep: &crate::mgr::network::Endpoint) -> Result<()> {
         let mut st = self.st();
         st.detaches += 1;
-        st.attached.remove(id);
+        st.endpoints
+            .retain(|(c, n, _)| !(c == id && n == ep.network_name()));
         Ok(())
     }
 
-    async fn release_orphans(&self, keep: &std::collections::HashSet<String>) {
+    async fn setup_network(&self, net: &crate::mgr::network::NetConfig) -> Result<()> {
+        self.st().set_up.push(net.name.clone());
+        Ok(())
+    }
+
+    async fn remove_network(&self, net: &crate::mgr::network::NetConfig) -> Result<()> {
+        self.st().removed.push(net.name.clone());
+        Ok(())
+    }
+
+    async fn release_orphans(
+        &self,
+        keep: &std::collections::HashSet<String>,
+        _nets: &[crate::mgr::network::NetConfig],
+    ) {
         let mut st = self.st();
         st.attached.retain(|id| keep.contains(id));
+        st.endpoints.retain(|(id, _, _)| keep.contains(id));
         st.orphan_sweeps.push(keep.clone());
     }
 }

@@ -71,6 +71,18 @@ impl TestNet {
         format!("10.213.{}.", self.index)
     }
 
+    /// The pool of the daemon's user-defined networks: `10.214.x.0/24`
+    /// in /28s, sixteen networks.
+    pub fn pool(&self) -> String {
+        format!("base=10.214.{}.0/24,size=28", self.index)
+    }
+
+    /// `10.214.x.`: every address on this daemon's user-defined networks
+    /// starts so.
+    pub fn pool_prefix(&self) -> String {
+        format!("10.214.{}.", self.index)
+    }
+
     /// pouchd flags giving it this bridge and subnet.
     pub fn args(&self) -> Vec<String> {
         vec![
@@ -78,6 +90,8 @@ impl TestNet {
             self.bridge.clone(),
             "--bip".into(),
             self.bip(),
+            "--default-address-pool".into(),
+            self.pool(),
         ]
     }
 
@@ -85,6 +99,9 @@ impl TestNet {
     /// mounts must be gone already).
     pub fn cleanup(&mut self) {
         remove_network(&self.bridge);
+        for b in bridges_with_prefix(&self.pool_prefix()) {
+            remove_network(&b);
+        }
         if let Some(users) = self.users.take() {
             let _ = flock(&users, libc::LOCK_UN);
             if flock(&users, libc::LOCK_EX | libc::LOCK_NB) {
@@ -244,6 +261,24 @@ fn remove_idle_hostport_chains() {
     }
     script.push_str("COMMIT\n");
     restore(&script);
+}
+
+/// Links with an IPv4 address starting with `prefix` (`10.214.3.`): the
+/// bridges of a test daemon's user-defined networks.
+pub fn bridges_with_prefix(prefix: &str) -> Vec<String> {
+    let out = run("ip", &["-o", "-4", "addr", "show"]).unwrap_or_default();
+    let mut links: Vec<String> = out
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let addr = f.get(3)?;
+            addr.starts_with(prefix)
+                .then(|| f.get(1).map(|n| n.to_string()))?
+        })
+        .collect();
+    links.sort();
+    links.dedup();
+    links
 }
 
 /// Whether a link of that name exists.

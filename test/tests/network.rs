@@ -380,8 +380,14 @@ fn port_conflicts_and_bad_specs_are_docker_errors() {
         "bridge",
     ]);
     assert_eq!(members.trim(), "first");
-    let o = d.docker_run(&["network", "create", "mynet"]);
-    assert!(o.failed().contains("not supported"), "{}", o.stderr);
+    let o = d.docker_run(&["network", "create", "-d", "overlay", "mynet"]);
+    assert!(
+        o.failed().contains("plugin \"overlay\" not found"),
+        "{}",
+        o.stderr
+    );
+    let o = d.docker_run(&["network", "create", "--ipv6", "mynet"]);
+    assert!(o.failed().contains("IPv6"), "{}", o.stderr);
     let o = d.docker_run(&["network", "rm", "bridge"]);
     assert!(o.failed().contains("pre-defined"), "{}", o.stderr);
     let r = d.get_ok("/v1.41/networks/nosuch");

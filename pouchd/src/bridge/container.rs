@@ -21,8 +21,13 @@ pub async fn create(state: State, RawQuery(q): RawQuery, body: Bytes) -> Result<
     let mgr = state.containers.clone();
     let name = p.str("name").map(str::to_string);
     let res = to_completion(async move {
-        mgr.create(name.as_deref(), req.config, req.host_config)
-            .await
+        mgr.create_with(
+            name.as_deref(),
+            req.config,
+            req.host_config,
+            &req.networking_config,
+        )
+        .await
     })
     .await?;
     let body = ContainerCreateResponse {

@@ -10,8 +10,9 @@ use chrono::{DateTime, Utc};
 use pouch_api::container::ContainersPruneResponse;
 use pouch_api::filters::Filters;
 
-/// The prune filters, checked as Docker checks them.
-fn prune_options(f: &Filters, now: DateTime<Utc>) -> Result<PruneOptions> {
+/// The prune filters of containers and networks, checked as Docker
+/// checks them.
+pub(super) fn prune_options(f: &Filters, now: DateTime<Utc>) -> Result<PruneOptions> {
     f.validate(&["label", "label!", "until"])
         .map_err(Error::InvalidParameter)?;
     Ok(PruneOptions {

@@ -1,11 +1,11 @@
 //! Container metadata → Docker's inspect and list shapes.
 
-use crate::mgr::container::{ContainerMeta, Status};
+use crate::mgr::container::{configured_networks, ContainerMeta, Status};
 use crate::mgr::network::ports;
 use chrono::{DateTime, Utc};
 use pouch_api::container::{
-    ContainerInspect, ContainerState, ContainerSummary, EndpointSettings, GraphDriverData,
-    MountPoint, NetworkSettings, SummaryHostConfig, SummaryNetworkSettings,
+    ContainerInspect, ContainerState, ContainerSummary, EndpointIpamConfig, EndpointSettings,
+    GraphDriverData, MountPoint, NetworkSettings, SummaryHostConfig, SummaryNetworkSettings,
 };
 use std::collections::HashMap;
 
@@ -60,31 +60,42 @@ pub fn status_text(m: &ContainerMeta) -> String {
     }
 }
 
-/// The built-in network a container is on, by its network mode.
-pub fn network_name(m: &ContainerMeta) -> &'static str {
-    match m.host_config.network_mode.as_str() {
-        "host" => "host",
-        "none" => "none",
-        _ => "bridge",
-    }
-}
-
+/// `NetworkSettings.Networks`: every network the container is configured
+/// on, with its endpoint's addresses while it runs.
 fn networks(m: &ContainerMeta) -> HashMap<String, EndpointSettings> {
-    let mut ep = EndpointSettings::default();
-    if let Some(e) = &m.network {
-        ep.network_id = e.network_id.clone();
-        ep.endpoint_id = e.endpoint_id.clone();
-        ep.gateway = e.gateway.clone();
-        ep.ip_address = e.ip_address.clone();
-        ep.ip_prefix_len = e.ip_prefix_len.into();
-        ep.mac_address = e.mac_address.clone();
+    let mut out = HashMap::new();
+    for (name, a) in configured_networks(m) {
+        let mut ep = EndpointSettings {
+            network_id: a.network_id.clone(),
+            aliases: a.aliases.clone(),
+            ipam_config: (!a.ipv4_address.is_empty()).then(|| EndpointIpamConfig {
+                ipv4_address: a.ipv4_address.clone(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        if let Some(e) = m.endpoints.iter().find(|e| {
+            e.network_name() == name || (!a.network_id.is_empty() && e.network_id == a.network_id)
+        }) {
+            ep.network_id = e.network_id.clone();
+            ep.endpoint_id = e.endpoint_id.clone();
+            ep.gateway = e.gateway.clone();
+            ep.ip_address = e.ip_address.clone();
+            ep.ip_prefix_len = e.ip_prefix_len.into();
+            ep.mac_address = e.mac_address.clone();
+        }
+        out.insert(name, ep);
     }
-    let mut n = HashMap::new();
-    n.insert(network_name(m).to_string(), ep);
-    n
+    // host and none show their built-in network.
+    if out.is_empty() {
+        if let mode @ ("host" | "none") = m.host_config.network_mode.as_str() {
+            out.insert(mode.to_string(), EndpointSettings::default());
+        }
+    }
+    out
 }
 
-/// Sets the ID of the built-in network a container is on where no run
+/// Sets the ID of built-in networks a container is on where no run
 /// recorded one (a container that does not run), as Docker always shows it.
 pub fn fill_network_ids(networks: &mut HashMap<String, EndpointSettings>, bridge: &str) {
     for (name, ep) in networks.iter_mut() {
@@ -94,18 +105,20 @@ pub fn fill_network_ids(networks: &mut HashMap<String, EndpointSettings>, bridge
     }
 }
 
-/// `NetworkSettings`: the top-level fields describe the default bridge, as
-/// Docker's do; all empty while the container does not run.
+/// `NetworkSettings`: the top-level address fields describe the default
+/// bridge, as Docker's do; all empty while the container does not run.
 fn network_settings(m: &ContainerMeta) -> NetworkSettings {
     let mut s = NetworkSettings {
         networks: networks(m),
         ..Default::default()
     };
-    if let Some(e) = &m.network {
-        s.bridge = e.bridge.clone();
+    if let Some(e) = m.primary_endpoint() {
         s.sandbox_id = e.sandbox_id.clone();
         s.sandbox_key = e.sandbox_key.clone();
         s.ports = ports::port_map(&m.config.exposed_ports, &e.ports);
+    }
+    if let Some(e) = m.endpoints.iter().find(|e| e.network_name() == "bridge") {
+        s.bridge = e.bridge.clone();
         s.endpoint_id = e.endpoint_id.clone();
         s.gateway = e.gateway.clone();
         s.ip_address = e.ip_address.clone();
@@ -214,8 +227,7 @@ pub fn summary(
         command: command.join(" "),
         created: m.created.timestamp(),
         ports: m
-            .network
-            .as_ref()
+            .primary_endpoint()
             .map(|e| ports::summary_ports(&m.config.exposed_ports, &e.ports))
             .unwrap_or_default(),
         size_rw,

@@ -1,89 +1,78 @@
-//! Network endpoints: the three built-in networks (`bridge`, `host`,
-//! `none`) in Docker's shape. User-defined networks are not supported and
-//! are refused with Docker's error shape.
+//! Network endpoints: the built-in networks (`bridge`, `host`, `none`) and
+//! user-defined bridge networks in Docker's shape; connect and disconnect.
 
-use super::{inspect::network_name, State};
+use super::{container_prune::prune_options, to_completion, State};
 use crate::error::{Error, Result};
-use crate::mgr::network::{network_id, BridgeConfig};
-use crate::server::params::Params;
+use crate::mgr::network::NetConfig;
+use crate::server::params::{json_body, Params};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::Json;
-use pouch_api::network::{EndpointResource, Ipam, IpamConfig, NetworkResource};
+use pouch_api::network::{
+    EndpointResource, Ipam, IpamConfig, NetworkConnectRequest, NetworkCreateRequest,
+    NetworkCreateResponse, NetworkDisconnectRequest, NetworkResource, NetworksPruneResponse,
+};
 use pouch_api::Filters;
-use std::collections::HashMap;
-use std::sync::OnceLock;
 
-const BUILTIN: [(&str, &str); 3] = [("bridge", "bridge"), ("host", "host"), ("none", "null")];
-
-/// Built-in networks exist as long as the daemon runs.
-fn created() -> String {
-    static T: OnceLock<String> = OnceLock::new();
-    T.get_or_init(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
-        .clone()
-}
-
-fn resource(state: &State, name: &str, driver: &str) -> NetworkResource {
-    let b: &BridgeConfig = state.containers.network().bridge();
-    let mut n = NetworkResource {
-        name: name.to_string(),
-        id: network_id(name, &b.name),
-        created: created(),
+fn resource(state: &State, n: &NetConfig) -> NetworkResource {
+    let mut r = NetworkResource {
+        name: n.name.clone(),
+        id: n.id.clone(),
+        created: n.created.clone(),
         scope: "local".to_string(),
-        driver: driver.to_string(),
+        driver: n.driver.clone(),
+        internal: n.internal,
+        attachable: n.attachable,
         ipam: Ipam {
             driver: "default".to_string(),
             options: None,
             config: Vec::new(),
         },
+        options: n.options.clone(),
+        labels: n.labels.clone(),
         ..Default::default()
     };
-    if name == "bridge" {
-        n.ipam.config.push(IpamConfig {
+    if let Some(b) = &n.bridge {
+        r.ipam.config.push(IpamConfig {
             subnet: b.subnet(),
             gateway: b.gateway.to_string(),
-            ..Default::default()
+            ip_range: n.ip_range.map(|r| r.to_string()).unwrap_or_default(),
         });
-        n.options = HashMap::from([
-            ("com.docker.network.bridge.name".to_string(), b.name.clone()),
-            (
-                "com.docker.network.bridge.default_bridge".to_string(),
-                "true".to_string(),
-            ),
-            (
-                "com.docker.network.bridge.enable_ip_masquerade".to_string(),
-                "true".to_string(),
-            ),
-        ]);
-    }
-    for c in state.containers.all() {
-        let m = c.meta();
-        if !m.state.status.is_alive() || network_name(&m) != name {
-            continue;
+        if n.is_user_defined() {
+            r.ipam.options = Some(Default::default());
         }
-        let mut ep = EndpointResource {
-            name: m.name.clone(),
-            ..Default::default()
-        };
-        if let Some(e) = &m.network {
-            ep.endpoint_id = e.endpoint_id.clone();
-            ep.mac_address = e.mac_address.clone();
-            ep.ipv4_address = format!("{}/{}", e.ip_address, e.ip_prefix_len);
-        }
-        n.containers.insert(m.id.clone(), ep);
     }
-    n
+    for (m, e) in state.containers.containers_on(&n.id) {
+        r.containers.insert(
+            m.id.clone(),
+            EndpointResource {
+                name: m.name.clone(),
+                endpoint_id: e.endpoint_id.clone(),
+                mac_address: e.mac_address.clone(),
+                ipv4_address: format!("{}/{}", e.ip_address, e.ip_prefix_len),
+                ipv6_address: String::new(),
+            },
+        );
+    }
+    r
 }
 
-fn matches(f: &Filters, n: &NetworkResource) -> bool {
+fn matches(f: &Filters, n: &NetworkResource, builtin: bool) -> bool {
     let name_ok =
         f.get("name").is_empty() || f.get("name").iter().any(|v| n.name.contains(v.as_str()));
+    let kind = if builtin { "builtin" } else { "custom" };
+    let dangling_ok = match f.get("dangling").first().map(String::as_str) {
+        None => true,
+        Some("true" | "1") => !builtin && n.containers.is_empty(),
+        Some(_) => builtin || !n.containers.is_empty(),
+    };
     name_ok
+        && dangling_ok
         && f.fuzzy_match("id", &n.id)
         && f.exact_match("driver", &n.driver)
         && f.exact_match("scope", &n.scope)
-        && f.exact_match("type", "builtin")
+        && f.exact_match("type", kind)
         && f.match_labels("label", &n.labels)
 }
 
@@ -99,81 +88,97 @@ pub async fn list(state: State, RawQuery(q): RawQuery) -> Result<Json<Vec<Networ
     {
         return Err(Error::invalid(format!("invalid filter: 'type'='{t}'")));
     }
-    let out = BUILTIN
+    if let Some(d) = f
+        .get("dangling")
         .iter()
-        .map(|(name, driver)| resource(&state, name, driver))
-        .filter(|n| matches(&f, n))
+        .find(|d| !matches!(d.as_str(), "true" | "false" | "1" | "0"))
+    {
+        return Err(Error::invalid(format!(
+            "invalid filter 'dangling={d}': only true or false is allowed"
+        )));
+    }
+    let out = state
+        .containers
+        .network()
+        .networks()
+        .all()
+        .iter()
+        .map(|n| (resource(&state, n), n.builtin))
+        .filter(|(r, builtin)| matches(&f, r, *builtin))
+        .map(|(r, _)| r)
         .collect();
     Ok(Json(out))
 }
 
-/// A built-in network by name, full ID or unique ID prefix.
-fn find(state: &State, reference: &str) -> Result<NetworkResource> {
-    let all: Vec<NetworkResource> = BUILTIN
-        .iter()
-        .map(|(name, driver)| resource(state, name, driver))
-        .collect();
-    if let Some(n) = all
-        .iter()
-        .find(|n| n.name == reference || n.id == reference)
-    {
-        return Ok(n.clone());
-    }
-    let by_prefix: Vec<&NetworkResource> = if reference.is_empty() {
-        Vec::new()
-    } else {
-        all.iter().filter(|n| n.id.starts_with(reference)).collect()
-    };
-    match by_prefix.as_slice() {
-        [one] => Ok((*one).clone()),
-        [] => Err(Error::not_found(format!("network {reference} not found"))),
-        _ => Err(Error::invalid(format!(
-            "network {reference} is ambiguous ({} matches found)",
-            by_prefix.len()
-        ))),
-    }
+fn find(state: &State, reference: &str) -> Result<NetConfig> {
+    state.containers.network().networks().get(reference)
 }
 
 /// `GET /networks/{id}`.
 pub async fn inspect(state: State, Path(id): Path<String>) -> Result<Json<NetworkResource>> {
-    find(&state, &id).map(Json)
+    let n = find(&state, &id)?;
+    Ok(Json(resource(&state, &n)))
 }
 
 /// `POST /networks/create`.
-pub async fn create(state: State, body: Bytes) -> Result<StatusCode> {
-    let name = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["Name"].as_str().map(str::to_string))
-        .unwrap_or_default();
-    if BUILTIN.iter().any(|(n, _)| *n == name) || find(&state, &name).is_ok() {
-        return Err(Error::conflict(format!(
-            "network with name {name} already exists"
-        )));
-    }
-    Err(Error::NotImplemented(
-        "user-defined networks are not supported by pouchd: use the default bridge network (or host, none)".to_string(),
+pub async fn create(
+    state: State,
+    body: Bytes,
+) -> Result<(StatusCode, Json<NetworkCreateResponse>)> {
+    let req: NetworkCreateRequest =
+        json_body(&body)?.ok_or_else(|| Error::invalid("network create needs a body"))?;
+    let mgr = state.containers.clone();
+    let net = to_completion(async move { mgr.create_network(&req).await }).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(NetworkCreateResponse {
+            id: net.id,
+            warning: String::new(),
+        }),
     ))
 }
 
 /// `DELETE /networks/{id}`.
 pub async fn remove(state: State, Path(id): Path<String>) -> Result<StatusCode> {
-    let n = find(&state, &id)?;
-    Err(Error::Forbidden(format!(
-        "{} is a pre-defined network and cannot be removed",
-        n.name
-    )))
+    let mgr = state.containers.clone();
+    to_completion(async move { mgr.remove_network(&id).await }).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /networks/{id}/connect` and `/disconnect`.
-pub async fn connect(state: State, Path(id): Path<String>) -> Result<StatusCode> {
-    let n = find(&state, &id)?;
-    Err(Error::NotImplemented(format!(
-        "connecting or disconnecting running containers is not supported by pouchd (network {})",
-        n.name
-    )))
+/// `POST /networks/{id}/connect`.
+pub async fn connect(state: State, Path(id): Path<String>, body: Bytes) -> Result<StatusCode> {
+    let req: NetworkConnectRequest = json_body(&body)?.unwrap_or_default();
+    if req.container.is_empty() {
+        return Err(Error::invalid("no container given to connect"));
+    }
+    let mgr = state.containers.clone();
+    to_completion(async move {
+        mgr.connect(&req.container, &id, req.endpoint_config.as_ref())
+            .await
+    })
+    .await?;
+    Ok(StatusCode::OK)
 }
 
-/// `POST /networks/prune`: built-in networks are never pruned.
-pub async fn prune() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "NetworksDeleted": [] }))
+/// `POST /networks/{id}/disconnect`.
+pub async fn disconnect(state: State, Path(id): Path<String>, body: Bytes) -> Result<StatusCode> {
+    let req: NetworkDisconnectRequest = json_body(&body)?.unwrap_or_default();
+    if req.container.is_empty() {
+        return Err(Error::invalid("no container given to disconnect"));
+    }
+    let mgr = state.containers.clone();
+    to_completion(async move { mgr.disconnect(&req.container, &id, req.force).await }).await?;
+    Ok(StatusCode::OK)
+}
+
+/// `POST /networks/prune` (`until`, `label`, `label!`): built-in networks
+/// are never pruned.
+pub async fn prune(state: State, RawQuery(q): RawQuery) -> Result<Json<NetworksPruneResponse>> {
+    let f = Params::parse(q.as_deref()).filters()?;
+    let opts = prune_options(&f, chrono::Utc::now())?;
+    let mgr = state.containers.clone();
+    let deleted = to_completion(async move { mgr.prune_networks(&opts).await }).await?;
+    Ok(Json(NetworksPruneResponse {
+        networks_deleted: deleted,
+    }))
 }

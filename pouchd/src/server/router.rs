@@ -110,7 +110,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
             get(network::inspect).delete(network::remove),
         )
         .route("/networks/{id}/connect", post(network::connect))
-        .route("/networks/{id}/disconnect", post(network::connect))
+        .route("/networks/{id}/disconnect", post(network::disconnect))
         .route("/images/load", post(image::load))
         .route("/images/create", post(image_import::create))
         .route("/commit", post(image_commit::commit))

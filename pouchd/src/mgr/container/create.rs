@@ -5,7 +5,7 @@ use super::state::{ContainerMeta, State, META_VERSION};
 use super::store::Container;
 use super::ContainerMgr;
 use crate::error::{Error, Result};
-use pouch_api::container::{Config, HostConfig};
+use pouch_api::container::{Config, HostConfig, NetworkingConfig};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -170,15 +170,6 @@ pub(super) fn validate_host_config(hc: &HostConfig) -> Result<()> {
             "Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
         )));
     }
-    match hc.network_mode.as_str() {
-        "" | "default" | "bridge" | "none" | "host" => {}
-        m if m.starts_with("container:") => {
-            return Err(Error::invalid(
-                "network mode container:<id> is not supported yet",
-            ))
-        }
-        m => return Err(Error::not_found(format!("network {m} not found"))),
-    }
     for b in &hc.binds {
         super::spec::parse_bind(b)?;
     }
@@ -187,12 +178,26 @@ pub(super) fn validate_host_config(hc: &HostConfig) -> Result<()> {
 }
 
 impl ContainerMgr {
-    /// Creates a container named `name` (random when empty).
+    /// Creates a container named `name` (random when empty) on its network
+    /// mode's network.
     pub async fn create(
         &self,
         name: Option<&str>,
         config: Config,
         host_config: HostConfig,
+    ) -> Result<CreateResult> {
+        self.create_with(name, config, host_config, &NetworkingConfig::default())
+            .await
+    }
+
+    /// Creates a container, with the endpoint settings (aliases, fixed
+    /// address) of its network mode's network in `networking`.
+    pub async fn create_with(
+        &self,
+        name: Option<&str>,
+        config: Config,
+        host_config: HostConfig,
+        networking: &NetworkingConfig,
     ) -> Result<CreateResult> {
         let named_by_client = name.is_some_and(|n| !n.trim_start_matches('/').is_empty());
         let name = match name.map(|n| n.strip_prefix('/').unwrap_or(n)) {
@@ -213,6 +218,8 @@ impl ContainerMgr {
         host_config.log_config =
             super::logfile::effective(&host_config.log_config, &self.cfg.log_config)?;
         validate_host_config(&host_config)?;
+        let networks =
+            super::network::plan_networks(self.net.networks(), &host_config, networking)?;
         let image = self.images.get(&config.image)?;
         let image_cfg = image.config.config.clone().unwrap_or_default();
         let config = merge_config(config, &image_cfg);
@@ -247,7 +254,9 @@ impl ContainerMgr {
             hostname_path: p("hostname"),
             hosts_path: p("hosts"),
             resolv_conf_path: p("resolv.conf"),
-            network: None,
+            networks,
+            endpoints: Vec::new(),
+            legacy_endpoint: None,
         };
         let container = Arc::new(Container::new(meta));
         // A generated name was free when chosen, but concurrent creates may
@@ -365,10 +374,5 @@ mod tests {
             ..Default::default()
         };
         assert!(validate_host_config(&hc).is_err());
-        let hc = HostConfig {
-            network_mode: "nosuchnet".into(),
-            ..Default::default()
-        };
-        assert!(validate_host_config(&hc).unwrap_err().is_not_found());
     }
 }

@@ -18,6 +18,7 @@ mod logfile;
 mod logs;
 mod monitor;
 mod network;
+mod networks;
 mod pause;
 mod prune;
 mod reclaim;
@@ -44,9 +45,10 @@ pub use create::CreateResult;
 pub use io::{OutputChunk, StreamKind};
 pub use list::ListOptions;
 pub use logs::{LogEntry, LogsOptions};
+pub use network::configured as configured_networks;
 pub use prune::PruneOptions;
 pub use spec::{parse_bind, Bind};
-pub use state::{ContainerMeta, State, Status};
+pub use state::{ContainerMeta, NetworkAttachment, State, Status};
 pub use top::Top;
 pub use volumes::MountRecord;
 pub use wait::WaitCondition;
@@ -94,6 +96,9 @@ pub struct ContainerMgr {
     net: Arc<dyn Network>,
     /// Serialises choosing host ports (tokio: held across the CNI calls).
     net_lock: tokio::sync::Mutex<()>,
+    /// Serialises rewriting /etc/hosts files, so the last write carries the
+    /// latest membership.
+    hosts_lock: std::sync::Mutex<()>,
 }
 
 impl ContainerMgr {
@@ -121,6 +126,7 @@ impl ContainerMgr {
             events: bus,
             net,
             net_lock: Default::default(),
+            hosts_lock: Default::default(),
         });
         mgr.recover().await?;
         mgr.sweep_orphans().await;

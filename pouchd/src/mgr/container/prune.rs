@@ -36,13 +36,23 @@ impl PruneOptions {
         ) {
             return false;
         }
-        if self.until.is_some_and(|until| m.created >= until) {
+        self.matches(m.created, &m.config.labels)
+    }
+
+    /// Whether an object created at `created` with `labels` passes the
+    /// `until`, `label` and `label!` filters.
+    pub fn matches(
+        &self,
+        created: chrono::DateTime<chrono::Utc>,
+        labels: &HashMap<String, String>,
+    ) -> bool {
+        if self.until.is_some_and(|until| created >= until) {
             return false;
         }
-        if !all_match(&self.labels, &m.config.labels) {
+        if !all_match(&self.labels, labels) {
             return false;
         }
-        self.not_labels.is_empty() || !all_match(&self.not_labels, &m.config.labels)
+        self.not_labels.is_empty() || !all_match(&self.not_labels, labels)
     }
 }
 

@@ -45,7 +45,8 @@ impl ContainerMgr {
         let metas: Vec<super::ContainerMeta> = self.meta.load_all()?;
         let tasks = self.rt.list_tasks().await?;
         let mut stale = Vec::new();
-        for meta in metas {
+        for mut meta in metas {
+            meta.upgrade();
             let c = Arc::new(Container::new(meta));
             if let Err(e) = self.containers.insert(c.clone()) {
                 tracing::error!(id = %c.id, error = %e, "cannot restore container");

@@ -474,7 +474,7 @@ pub fn build(m: &ContainerMeta, user: &ResolvedUser, namespace: &str) -> Result<
         let mut ns = LinuxNamespaceBuilder::default().typ(t);
         if t == LinuxNamespaceType::Network {
             // On the bridge: the namespace the network manager set up.
-            if let Some(ep) = &m.network {
+            if let Some(ep) = m.primary_endpoint() {
                 ns = ns.path(ep.sandbox_key.clone());
             }
         }

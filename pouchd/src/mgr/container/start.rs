@@ -36,22 +36,22 @@ pub(super) fn layer_dirs(mounts: &[Mount]) -> Vec<PathBuf> {
 const HOSTS_BASE: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
 fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
 
-/// Writes /etc/hostname, /etc/hosts and /etc/resolv.conf for the container.
-fn write_etc_files(m: &ContainerMeta) -> Result<()> {
+/// Writes /etc/hosts: localhost, the container's own address under its
+/// hostname, its peers on user-defined networks, and `--add-host`s. The
+/// file is written in place: it is bind-mounted into a running container.
+pub(super) fn write_hosts(m: &ContainerMeta, peers: &[super::network::HostEntry]) -> Result<()> {
     let hostname = spec::hostname_of(m);
-    let host_net = m.host_config.network_mode == "host";
-    if let Some(dir) = std::path::Path::new(&m.hostname_path).parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(&m.hostname_path, format!("{hostname}\n"))?;
-    let mut hosts = if host_net {
+    let mut hosts = if m.host_config.network_mode == "host" {
         std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| HOSTS_BASE.to_string())
     } else {
         HOSTS_BASE.to_string()
     };
-    if let Some(ep) = &m.network {
+    if let Some(ep) = m.primary_endpoint() {
         // As Docker: the container's own address under its hostname.
         hosts.push_str(&format!("{}\t{hostname}\n", ep.ip_address));
+    }
+    for (ip, names) in peers {
+        hosts.push_str(&format!("{ip}\t{}\n", names.join(" ")));
     }
     for e in &m.host_config.extra_hosts {
         if let Some((name, ip)) = e.split_once(':') {
@@ -59,6 +59,18 @@ fn write_etc_files(m: &ContainerMeta) -> Result<()> {
         }
     }
     std::fs::write(&m.hosts_path, hosts)?;
+    Ok(())
+}
+
+/// Writes /etc/hostname, /etc/hosts and /etc/resolv.conf for the container.
+fn write_etc_files(m: &ContainerMeta, peers: &[super::network::HostEntry]) -> Result<()> {
+    let hostname = spec::hostname_of(m);
+    let host_net = m.host_config.network_mode == "host";
+    if let Some(dir) = std::path::Path::new(&m.hostname_path).parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&m.hostname_path, format!("{hostname}\n"))?;
+    write_hosts(m, peers)?;
     let mut resolv = if m.host_config.dns.is_empty() {
         let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         if host_net {
@@ -188,7 +200,7 @@ impl ContainerMgr {
         ensure_bind_sources(&m)?;
         self.populate_volumes(c).await?;
         let m = c.meta();
-        write_etc_files(&m)?;
+        write_etc_files(&m, &self.peer_entries(&m))?;
         let mounts = self.rt.snapshot_mounts(&m.snapshot_key).await?;
         let user = if m.config.user.is_empty() {
             spec::resolve_user("", &layer_dirs(&mounts)).unwrap_or(ResolvedUser {

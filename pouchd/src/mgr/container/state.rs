@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use pouch_api::container::{Config, HostConfig};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Docker's container statuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -78,9 +79,45 @@ pub struct ContainerMeta {
     pub hostname_path: String,
     pub hosts_path: String,
     pub resolv_conf_path: String,
-    /// The container's place on the default bridge while it runs.
+    /// The networks the container joins when it starts, by name (Docker's
+    /// `NetworkSettings.Networks`, also shown while it does not run).
+    /// Empty in records from before user-defined networks: then the
+    /// network mode says.
     #[serde(default)]
-    pub network: Option<crate::mgr::network::Endpoint>,
+    pub networks: BTreeMap<String, NetworkAttachment>,
+    /// The container's endpoints while it runs: the network mode's first,
+    /// which also publishes the ports.
+    #[serde(default)]
+    pub endpoints: Vec<crate::mgr::network::Endpoint>,
+    /// The one endpoint of records from before user-defined networks; moved
+    /// into `endpoints` when read.
+    #[serde(default, rename = "network", skip_serializing)]
+    pub legacy_endpoint: Option<crate::mgr::network::Endpoint>,
+}
+
+/// How a container joins one network.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetworkAttachment {
+    pub network_id: String,
+    /// Names the container has on the network besides its own.
+    pub aliases: Vec<String>,
+    /// A fixed address (`--ip`).
+    pub ipv4_address: String,
+}
+
+impl ContainerMeta {
+    /// Brings a record of an earlier version up to date.
+    pub fn upgrade(&mut self) {
+        if let Some(ep) = self.legacy_endpoint.take() {
+            self.endpoints.push(ep);
+        }
+    }
+
+    /// The endpoint through which ports are published.
+    pub fn primary_endpoint(&self) -> Option<&crate::mgr::network::Endpoint> {
+        self.endpoints.first()
+    }
 }
 
 pub const META_VERSION: u32 = 1;

@@ -1,14 +1,18 @@
-//! Network manager: Docker's default `bridge` network on a Linux bridge of
-//! this daemon, through the CNI plugins (bridge + host-local IPAM + portmap),
-//! one named network namespace per running container.
+//! Network manager: Docker's default `bridge` network and user-defined
+//! bridge networks, each on a Linux bridge of this daemon, through the CNI
+//! plugins (bridge + host-local IPAM + portmap); one named network
+//! namespace per running container, with one interface per network.
 //!
-//! The container manager calls it at start, exit and removal through the
-//! [`Network`] trait (a fake stands in for unit tests); `none` and `host`
-//! never reach it. It calls nothing above it.
+//! [`NetworkStore`] keeps the networks' configuration. The container
+//! manager calls [`Network`] at start, connect, disconnect, exit and
+//! removal (a fake stands in for unit tests); `none` and `host` never reach
+//! it. It calls nothing above it.
 
 pub mod cni;
 pub mod netns;
+pub mod pool;
 pub mod ports;
+pub mod store;
 
 use crate::error::{Error, Result};
 use async_trait::async_trait;
@@ -19,6 +23,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
+pub use store::{NetConfig, NetworkStore};
 
 /// The container's interface name inside its namespace.
 pub const IFNAME: &str = "eth0";
@@ -29,9 +34,14 @@ pub const IFNAME: &str = "eth0";
 #[serde(default)]
 pub struct Endpoint {
     pub network_id: String,
+    /// The network's name when attached (empty in records of the default
+    /// bridge from before user-defined networks).
+    pub network_name: String,
     pub endpoint_id: String,
     /// The Linux bridge.
     pub bridge: String,
+    /// The interface in the container (empty: `eth0`).
+    pub ifname: String,
     /// Docker's `SandboxID`: names this run's namespace.
     pub sandbox_id: String,
     /// The namespace file (Docker's `SandboxKey`).
@@ -43,10 +53,30 @@ pub struct Endpoint {
     pub ports: Vec<PortMapping>,
     /// The CNI ADD result, the `prevResult` of the DEL.
     pub cni_result: Value,
+    /// The conflist of the ADD, which the DEL must use too.
+    pub cni_config: Value,
+}
+
+impl Endpoint {
+    pub fn ifname(&self) -> &str {
+        if self.ifname.is_empty() {
+            IFNAME
+        } else {
+            &self.ifname
+        }
+    }
+
+    pub fn network_name(&self) -> &str {
+        if self.network_name.is_empty() {
+            "bridge"
+        } else {
+            &self.network_name
+        }
+    }
 }
 
 /// The default bridge network's settings.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BridgeConfig {
     /// Linux bridge name (at most 15 bytes).
     pub name: String,
@@ -113,31 +143,79 @@ pub fn network_id(name: &str, bridge: &str) -> String {
     hex::encode(Sha256::digest(format!("pouch network {name} on {bridge}")))
 }
 
-/// What the container manager needs of networking.
+/// A container's network namespace, shared by its endpoints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sandbox {
+    /// Docker's `SandboxID`: names this run's namespace.
+    pub id: String,
+    /// The namespace file (Docker's `SandboxKey`).
+    pub key: String,
+}
+
+/// One endpoint asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct AttachRequest<'a> {
+    /// The interface inside the container: `eth0`, `eth1`, ...
+    pub ifname: &'a str,
+    /// Ports to publish (on the first endpoint only).
+    pub ports: &'a [PortRequest],
+    /// Host ports other containers publish.
+    pub taken: &'a [PortMapping],
+    /// A fixed address (Docker's `IPAMConfig.IPv4Address`).
+    pub ip: Option<Ipv4Addr>,
+}
+
+/// What the container manager (and the network endpoints of the API) need
+/// of networking.
 #[async_trait]
 pub trait Network: Send + Sync {
-    /// The default bridge network.
-    fn bridge(&self) -> &BridgeConfig;
+    /// The networks' configuration.
+    fn networks(&self) -> &NetworkStore;
 
-    /// Creates the container's namespace on the bridge and publishes `ports`
-    /// (host ports not among `taken`, which other containers publish).
+    /// The default bridge network.
+    fn bridge(&self) -> &BridgeConfig {
+        self.networks()
+            .default_bridge()
+            .bridge
+            .as_ref()
+            .expect("the default bridge network has a bridge")
+    }
+
+    /// Creates the container's network namespace; one left by an earlier
+    /// run that was not undone is released first.
+    async fn create_sandbox(&self, id: &str) -> Result<Sandbox>;
+
+    /// Removes the namespace (its endpoints must be detached already).
+    async fn remove_sandbox(&self, sandbox: &Sandbox) -> Result<()>;
+
+    /// Connects the namespace to `net` and publishes `req.ports`.
     async fn attach(
         &self,
         id: &str,
-        ports: &[PortRequest],
-        taken: &[PortMapping],
+        sandbox: &Sandbox,
+        net: &NetConfig,
+        req: AttachRequest<'_>,
     ) -> Result<Endpoint>;
 
     /// Undoes [`Network::attach`]: every step is tried; the first error.
     async fn detach(&self, id: &str, ep: &Endpoint) -> Result<()>;
 
-    /// Releases namespaces (and what CNI set up for them) of containers
-    /// other than `keep`: left behind when the daemon died mid-way.
-    async fn release_orphans(&self, keep: &HashSet<String>);
+    /// Makes what a bridge network needs on the host beyond its bridge
+    /// (which the first attach creates): the masquerade rule.
+    async fn setup_network(&self, net: &NetConfig) -> Result<()>;
+
+    /// Removes a network's bridge, rules and address leases.
+    async fn remove_network(&self, net: &NetConfig) -> Result<()>;
+
+    /// Releases namespaces (and what CNI set up for them on `nets`) of
+    /// containers other than `keep`: left behind when the daemon died.
+    async fn release_orphans(&self, keep: &HashSet<String>, nets: &[NetConfig]);
 }
 
 /// The real thing: CNI plugins and nsfs mounts.
 pub struct NetworkMgr {
+    store: NetworkStore,
+    /// The default bridge.
     bridge: BridgeConfig,
     plugins: cni::Plugins,
     /// `<exec-root>/netns`.
@@ -147,9 +225,22 @@ pub struct NetworkMgr {
     ipam_dir: PathBuf,
 }
 
+async fn run_cmd(mut c: tokio::process::Command, what: &str) -> Result<std::process::Output> {
+    c.stdin(std::process::Stdio::null());
+    c.output()
+        .await
+        .map_err(|e| Error::system(format!("running {what}: {e}")))
+}
+
 impl NetworkMgr {
-    pub fn new(bridge: BridgeConfig, cni_path: &str, exec_root: &std::path::Path) -> Self {
+    pub fn new(store: NetworkStore, cni_path: &str, exec_root: &std::path::Path) -> Self {
+        let bridge = store
+            .default_bridge()
+            .bridge
+            .clone()
+            .expect("the default bridge network has a bridge");
         NetworkMgr {
+            store,
             bridge,
             plugins: cni::Plugins::new(cni_path),
             netns_dir: exec_root.join("netns"),
@@ -157,14 +248,13 @@ impl NetworkMgr {
         }
     }
 
-    /// Masquerades what leaves the bridge's subnet for elsewhere: one rule
-    /// for the daemon, as Docker has, made at start if missing. (The bridge
-    /// plugin's `ipMasq` makes a chain and three rules per container: nine
-    /// runs of iptables on every start and six on every exit.) The comment
-    /// names the network as CNI's own rules do, so tools that clean up a
+    /// Masquerades what leaves a bridge's subnet for elsewhere: one rule
+    /// per network, as Docker has, made if missing. (The bridge plugin's
+    /// `ipMasq` makes a chain and three rules per container: nine runs of
+    /// iptables on every start and six on every exit.) The comment names
+    /// the network as CNI's own rules do, so tools that clean up a
     /// network's rules find this one too.
-    pub async fn ensure_masquerade(&self) -> Result<()> {
-        let b = &self.bridge;
+    async fn masquerade(b: &BridgeConfig, add: bool) -> Result<()> {
         let comment = format!("name: \"{}\" pouchd masquerade", b.name);
         let subnet = b.subnet();
         let rule = |op: &str| {
@@ -174,18 +264,15 @@ impl NetworkMgr {
                 .args(["-j", "MASQUERADE"]);
             c
         };
-        let run = |mut c: tokio::process::Command| async move {
-            c.output()
-                .await
-                .map_err(|e| Error::system(format!("running iptables: {e}")))
-        };
-        if run(rule("-C")).await?.status.success() {
+        let present = run_cmd(rule("-C"), "iptables").await?.status.success();
+        if present == add {
             return Ok(());
         }
-        let out = run(rule("-A")).await?;
+        let out = run_cmd(rule(if add { "-A" } else { "-D" }), "iptables").await?;
         if !out.status.success() {
             return Err(Error::system(format!(
-                "adding the masquerade rule of {}: {}",
+                "{} the masquerade rule of {}: {}",
+                if add { "adding" } else { "removing" },
                 b.name,
                 String::from_utf8_lossy(&out.stderr).trim()
             )));
@@ -193,48 +280,75 @@ impl NetworkMgr {
         Ok(())
     }
 
-    /// The conflist: the bridge (gateway, hairpin for a container reaching
-    /// itself through a published port; masquerade is the daemon's one
-    /// rule, [`Self::ensure_masquerade`]) with
-    /// host-local IPAM, then portmap. The CNI network is named after the
-    /// bridge, so daemons with different bridges never share leases or
-    /// iptables chains. Without ports, portmap is left out: it would only
-    /// cost a few iptables runs on every start and exit.
-    fn conflist(&self, portmap: bool) -> Value {
-        let b = &self.bridge;
-        let mut list = json!({
-            "cniVersion": cni::CNI_VERSION,
-            "name": b.name,
-            "plugins": [
-                {
-                    "type": "bridge",
-                    "bridge": b.name,
-                    "isGateway": true,
-                    "ipMasq": false,
-                    "hairpinMode": true,
-                    "ipam": {
-                        "type": "host-local",
-                        "dataDir": self.ipam_dir,
-                        "ranges": [[{"subnet": b.subnet(), "gateway": b.gateway.to_string()}]],
-                        "routes": [{"dst": "0.0.0.0/0"}]
-                    }
-                },
-                {
-                    "type": "portmap",
-                    "snat": true,
-                    "capabilities": {"portMappings": true}
-                }
-            ]
-        });
-        if !portmap {
-            if let Some(plugins) = list["plugins"].as_array_mut() {
-                plugins.truncate(1);
-            }
-        }
-        list
+    /// The default bridge's masquerade rule, made at daemon start.
+    pub async fn ensure_masquerade(&self) -> Result<()> {
+        Self::masquerade(&self.bridge, true).await
     }
 
-    fn runtime_config(ports: &[PortMapping]) -> Value {
+    /// The conflist of a network: the bridge (gateway, hairpin for a
+    /// container reaching itself through a published port; masquerade is
+    /// the network's one rule, [`Self::masquerade`]) with host-local IPAM,
+    /// then portmap. The CNI network is named after the bridge, so daemons
+    /// with different bridges never share leases or iptables chains.
+    /// Without ports, portmap is left out: it would only cost a few
+    /// iptables runs on every start and exit.
+    fn conflist(&self, net: &BridgeConfig, opts: ConfOpts) -> Value {
+        let mut range = json!({"subnet": net.subnet(), "gateway": net.gateway.to_string()});
+        if let Some(r) = opts.ip_range {
+            let subnet = pool::Subnet {
+                addr: net.network(),
+                prefix_len: net.prefix_len,
+            };
+            let first = if r.network() == subnet.network() {
+                subnet.first_host()
+            } else {
+                r.network()
+            };
+            let last = if r.broadcast() == subnet.broadcast() {
+                Ipv4Addr::from(u32::from(r.broadcast()) - 1)
+            } else {
+                r.broadcast()
+            };
+            range["rangeStart"] = json!(first.to_string());
+            range["rangeEnd"] = json!(last.to_string());
+        }
+        let routes = if opts.internal {
+            json!([])
+        } else {
+            json!([{"dst": "0.0.0.0/0"}])
+        };
+        let mut bridge = json!({
+            "type": "bridge",
+            "bridge": net.name,
+            "isGateway": true,
+            "ipMasq": false,
+            "hairpinMode": true,
+            "ipam": {
+                "type": "host-local",
+                "dataDir": self.ipam_dir,
+                "ranges": [[range]],
+                "routes": routes
+            }
+        });
+        if opts.fixed_ip {
+            bridge["capabilities"] = json!({"ips": true});
+        }
+        let mut plugins = vec![bridge];
+        if opts.portmap {
+            plugins.push(json!({
+                "type": "portmap",
+                "snat": true,
+                "capabilities": {"portMappings": true}
+            }));
+        }
+        json!({
+            "cniVersion": cni::CNI_VERSION,
+            "name": net.name,
+            "plugins": plugins,
+        })
+    }
+
+    fn runtime_config(ports: &[PortMapping], ip: Option<Ipv4Addr>) -> Value {
         let maps: Vec<Value> = ports
             .iter()
             .map(|p| {
@@ -249,47 +363,31 @@ impl NetworkMgr {
                 m
             })
             .collect();
-        json!({ "portMappings": maps })
+        let mut rc = json!({ "portMappings": maps });
+        if let Some(ip) = ip {
+            rc["ips"] = json!([ip.to_string()]);
+        }
+        rc
     }
 
-    async fn add(&self, id: &str, ns: &std::path::Path, ports: &[PortMapping]) -> Result<Value> {
-        // `lo` is up already (netns::create).
-        let t = cni::Target {
-            container_id: id,
-            netns: ns,
-            ifname: IFNAME,
-        };
-        self.plugins
-            .add_list(
-                &self.conflist(!ports.is_empty()),
-                t,
-                &Self::runtime_config(ports),
-            )
-            .await
-    }
-
-    /// DEL; `prev` (the ADD's result) also says which plugins ran: without
-    /// it, portmap runs whatever `ports` says.
+    /// DEL with the ADD's config; `prev` (the ADD's result) may be missing
+    /// when the ADD never finished.
     async fn del(
         &self,
         id: &str,
         ns: &std::path::Path,
+        ifname: &str,
+        list: &Value,
         ports: &[PortMapping],
         prev: Option<&Value>,
     ) -> Result<()> {
-        let portmap = prev.is_none() || !ports.is_empty();
         let t = cni::Target {
             container_id: id,
             netns: ns,
-            ifname: IFNAME,
+            ifname,
         };
         self.plugins
-            .del_list(
-                &self.conflist(portmap),
-                t,
-                &Self::runtime_config(ports),
-                prev,
-            )
+            .del_list(list, t, &Self::runtime_config(ports, None), prev)
             .await
     }
 
@@ -300,79 +398,181 @@ impl NetworkMgr {
     }
 }
 
+/// What a conflist holds beyond the network itself.
+#[derive(Debug, Clone, Copy, Default)]
+struct ConfOpts {
+    portmap: bool,
+    fixed_ip: bool,
+    internal: bool,
+    ip_range: Option<pool::Subnet>,
+}
+
 #[async_trait]
 impl Network for NetworkMgr {
+    fn networks(&self) -> &NetworkStore {
+        &self.store
+    }
+
     fn bridge(&self) -> &BridgeConfig {
         &self.bridge
     }
 
-    #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn attach(
-        &self,
-        id: &str,
-        requests: &[PortRequest],
-        taken: &[PortMapping],
-    ) -> Result<Endpoint> {
-        let ports = ports::resolve(requests, taken)?;
+    async fn create_sandbox(&self, id: &str) -> Result<Sandbox> {
         let path = self.netns_dir.join(id);
         if path.exists() {
             // Left by an earlier run that was not undone.
-            let _ = self.del(id, &path, &ports, None).await;
+            let list = self.conflist(&self.bridge, ConfOpts::default());
+            let _ = self.del(id, &path, IFNAME, &list, &[], None).await;
             Self::remove_netns(path.clone()).await?;
         }
         let p = path.clone();
         tokio::task::spawn_blocking(move || netns::create(&p))
             .await
             .map_err(|e| Error::system(format!("netns task: {e}")))??;
-        let result = match self.add(id, &path, &ports).await {
+        Ok(Sandbox {
+            id: hex::encode(rand::random::<[u8; 32]>()),
+            key: path.to_string_lossy().into_owned(),
+        })
+    }
+
+    async fn remove_sandbox(&self, sandbox: &Sandbox) -> Result<()> {
+        Self::remove_netns(PathBuf::from(&sandbox.key)).await
+    }
+
+    #[tracing::instrument(skip_all, fields(id = %id, network = %net.name))]
+    async fn attach(
+        &self,
+        id: &str,
+        sandbox: &Sandbox,
+        net: &NetConfig,
+        req: AttachRequest<'_>,
+    ) -> Result<Endpoint> {
+        let Some(b) = &net.bridge else {
+            return Err(Error::invalid(format!(
+                "network {} has no bridge to attach to",
+                net.name
+            )));
+        };
+        let ports = ports::resolve(req.ports, req.taken)?;
+        let list = self.conflist(
+            b,
+            ConfOpts {
+                portmap: !ports.is_empty(),
+                fixed_ip: req.ip.is_some(),
+                internal: net.internal,
+                ip_range: net.ip_range,
+            },
+        );
+        let path = PathBuf::from(&sandbox.key);
+        let t = cni::Target {
+            container_id: id,
+            netns: &path,
+            ifname: req.ifname,
+        };
+        let result = match self
+            .plugins
+            .add_list(&list, t, &Self::runtime_config(&ports, req.ip))
+            .await
+        {
             Ok(r) => r,
             Err(e) => {
-                let _ = self.del(id, &path, &ports, None).await;
-                let _ = Self::remove_netns(path).await;
-                return Err(e.context("setting up the container's network"));
+                let _ = self.del(id, &path, req.ifname, &list, &ports, None).await;
+                return Err(e.context(format!("connecting to network {}", net.name)));
             }
         };
-        let a = match cni::assigned(&result, IFNAME) {
+        let a = match cni::assigned(&result, req.ifname) {
             Ok(a) => a,
             Err(e) => {
-                let _ = self.del(id, &path, &ports, Some(&result)).await;
-                let _ = Self::remove_netns(path).await;
+                let _ = self
+                    .del(id, &path, req.ifname, &list, &ports, Some(&result))
+                    .await;
                 return Err(e);
             }
         };
-        tracing::debug!(ip = %a.ip, "container attached to the bridge");
+        tracing::debug!(ip = %a.ip, "container attached");
         Ok(Endpoint {
-            network_id: network_id("bridge", &self.bridge.name),
+            network_id: net.id.clone(),
+            network_name: net.name.clone(),
             endpoint_id: hex::encode(rand::random::<[u8; 32]>()),
-            bridge: self.bridge.name.clone(),
-            sandbox_id: hex::encode(rand::random::<[u8; 32]>()),
-            sandbox_key: path.to_string_lossy().into_owned(),
+            bridge: b.name.clone(),
+            ifname: req.ifname.to_string(),
+            sandbox_id: sandbox.id.clone(),
+            sandbox_key: sandbox.key.clone(),
             ip_address: a.ip,
             ip_prefix_len: a.prefix_len,
             gateway: a.gateway,
             mac_address: a.mac,
             ports,
             cni_result: result,
+            cni_config: list,
         })
     }
 
-    #[tracing::instrument(skip_all, fields(id = %id))]
+    #[tracing::instrument(skip_all, fields(id = %id, network = %ep.network_name))]
     async fn detach(&self, id: &str, ep: &Endpoint) -> Result<()> {
         let path = PathBuf::from(&ep.sandbox_key);
         let prev = (!ep.cni_result.is_null()).then_some(&ep.cni_result);
-        let del = self.del(id, &path, &ep.ports, prev).await;
-        let rm = Self::remove_netns(path).await;
-        del.and(rm)
+        // Endpoints recorded before the config was kept were on the
+        // default bridge.
+        let list = if ep.cni_config.is_null() {
+            self.conflist(
+                &self.bridge,
+                ConfOpts {
+                    portmap: prev.is_none() || !ep.ports.is_empty(),
+                    ..Default::default()
+                },
+            )
+        } else {
+            ep.cni_config.clone()
+        };
+        self.del(id, &path, ep.ifname(), &list, &ep.ports, prev)
+            .await
     }
 
-    async fn release_orphans(&self, keep: &HashSet<String>) {
+    async fn setup_network(&self, net: &NetConfig) -> Result<()> {
+        match &net.bridge {
+            Some(b) if !net.internal => Self::masquerade(b, true).await,
+            _ => Ok(()),
+        }
+    }
+
+    async fn remove_network(&self, net: &NetConfig) -> Result<()> {
+        let Some(b) = &net.bridge else {
+            return Ok(());
+        };
+        let rule = Self::masquerade(b, false).await;
+        let mut c = tokio::process::Command::new("ip");
+        c.args(["link", "delete", &b.name, "type", "bridge"]);
+        let out = run_cmd(c, "ip link delete").await?;
+        let link = if out.status.success()
+            || String::from_utf8_lossy(&out.stderr).contains("Cannot find device")
+        {
+            Ok(())
+        } else {
+            Err(Error::system(format!(
+                "deleting bridge {}: {}",
+                b.name,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )))
+        };
+        let leases = match std::fs::remove_dir_all(self.ipam_dir.join(&b.name)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        };
+        rule.and(link).and(leases)
+    }
+
+    async fn release_orphans(&self, keep: &HashSet<String>, nets: &[NetConfig]) {
         for (id, path) in netns::list(&self.netns_dir) {
             if keep.contains(&id) {
                 continue;
             }
             tracing::info!(id = %id, "releasing the network of a container that is gone");
-            if let Err(e) = self.del(&id, &path, &[], None).await {
-                tracing::warn!(id = %id, error = %e, "CNI DEL of an orphaned namespace");
+            for b in nets.iter().filter_map(|n| n.bridge.as_ref()) {
+                let list = self.conflist(b, ConfOpts::default());
+                if let Err(e) = self.del(&id, &path, IFNAME, &list, &[], None).await {
+                    tracing::warn!(id = %id, error = %e, "CNI DEL of an orphaned namespace");
+                }
             }
             if let Err(e) = Self::remove_netns(path).await {
                 tracing::warn!(id = %id, error = %e, "removing an orphaned namespace");
@@ -405,16 +605,27 @@ mod tests {
         }
     }
 
+    fn mgr(b: &BridgeConfig, dir: &std::path::Path) -> NetworkMgr {
+        let store = NetworkStore::open(dir.join("networks"), b, Vec::new()).unwrap();
+        NetworkMgr::new(store, "/usr/lib/cni", dir)
+    }
+
     #[test]
     fn conflist_names_the_bridge_and_ipam_dir() {
         let dir = tempfile::tempdir().unwrap();
-        let m = NetworkMgr::new(
-            BridgeConfig::parse("pt0", "10.9.0.1/24").unwrap(),
-            "/usr/lib/cni",
-            dir.path(),
+        let b = BridgeConfig::parse("pt0", "10.9.0.1/24").unwrap();
+        let m = mgr(&b, dir.path());
+        let c = m.conflist(&b, ConfOpts::default());
+        assert_eq!(c["plugins"].as_array().unwrap().len(), 1);
+        assert_eq!(c["plugins"][0]["ipam"]["routes"][0]["dst"], "0.0.0.0/0");
+        assert!(c["plugins"][0].get("capabilities").is_none());
+        let c = m.conflist(
+            &b,
+            ConfOpts {
+                portmap: true,
+                ..Default::default()
+            },
         );
-        assert_eq!(m.conflist(false)["plugins"].as_array().unwrap().len(), 1);
-        let c = m.conflist(true);
         assert_eq!(c["plugins"][1]["type"], "portmap");
         assert_eq!(c["name"], "pt0");
         assert_eq!(c["plugins"][0]["bridge"], "pt0");
@@ -426,15 +637,51 @@ mod tests {
             .as_str()
             .unwrap()
             .starts_with(&*dir.path().to_string_lossy()));
-        let rc = NetworkMgr::runtime_config(&[PortMapping {
-            host_ip: "127.0.0.1".into(),
-            host_port: 8080,
-            container_port: 80,
-            protocol: "tcp".into(),
-        }]);
+        let rc = NetworkMgr::runtime_config(
+            &[PortMapping {
+                host_ip: "127.0.0.1".into(),
+                host_port: 8080,
+                container_port: 80,
+                protocol: "tcp".into(),
+            }],
+            Some(Ipv4Addr::new(10, 9, 0, 7)),
+        );
         assert_eq!(
             rc,
-            json!({"portMappings": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp", "hostIP": "127.0.0.1"}]})
+            json!({"portMappings": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp", "hostIP": "127.0.0.1"}], "ips": ["10.9.0.7"]})
         );
+    }
+
+    #[test]
+    fn conflist_of_a_user_network() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = BridgeConfig::parse("br-1", "10.60.0.1/16").unwrap();
+        let m = mgr(&b, dir.path());
+        let c = m.conflist(
+            &b,
+            ConfOpts {
+                fixed_ip: true,
+                internal: true,
+                ip_range: Some(pool::Subnet::parse("10.60.1.0/24").unwrap()),
+                ..Default::default()
+            },
+        );
+        let range = &c["plugins"][0]["ipam"]["ranges"][0][0];
+        assert_eq!(range["rangeStart"], "10.60.1.0");
+        assert_eq!(range["rangeEnd"], "10.60.1.255");
+        assert_eq!(c["plugins"][0]["ipam"]["routes"], json!([]));
+        assert_eq!(c["plugins"][0]["capabilities"]["ips"], true);
+        // A range at the subnet's ends leaves out its network and
+        // broadcast addresses.
+        let c = m.conflist(
+            &b,
+            ConfOpts {
+                ip_range: Some(pool::Subnet::parse("10.60.0.0/16").unwrap()),
+                ..Default::default()
+            },
+        );
+        let range = &c["plugins"][0]["ipam"]["ranges"][0][0];
+        assert_eq!(range["rangeStart"], "10.60.0.1");
+        assert_eq!(range["rangeEnd"], "10.60.255.254");
     }
 }
