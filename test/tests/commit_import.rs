@@ -102,6 +102,22 @@ fn commit_keeps_the_containers_changes_and_applies_changes() {
         layers(&d, "committed:v1")[..layers(&d, "busybox").len()],
         layers(&d, "busybox")[..]
     );
+    // The new layer holds the container's changes only: not the mount
+    // points runc made for /etc/hosts and the like (the init layer's).
+    let o = d.docker_sh(
+        "dir=$(mktemp -d) && \"$DOCKER\" save committed:v1 | tar -x -C \"$dir\" && \
+         tar -tf \"$dir/$(jq -r '.[0].Layers[-1]' \"$dir/manifest.json\")\" | sort; rm -rf \"$dir\"",
+    );
+    let entries: Vec<&str> = o
+        .stdout
+        .lines()
+        .map(|l| l.trim_start_matches("./"))
+        .collect();
+    assert_eq!(entries, ["bin/", "bin/.wh.bc", "x"], "{}", o.stderr);
+    assert_eq!(
+        d.docker_ok(&["diff", "c1"]).lines().collect::<Vec<_>>(),
+        ["C /bin", "D /bin/bc", "A /x"]
+    );
 
     // A commit of the committed image's container stacks one more layer.
     d.docker_ok(&[

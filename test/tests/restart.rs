@@ -217,7 +217,8 @@ fn containerd_is_restarted_when_it_dies_also_after_pouchd_restarts() {
     assert_eq!(d.inspect_field("keeper", "{{.State.Status}}"), "exited");
 }
 
-/// The container records, snapshots and shims of `ids` containerd still holds.
+/// The container records, snapshots (with init layers) and shims of `ids`
+/// containerd still holds.
 fn held_by_containerd(d: &TestDaemon, ids: &[&str]) -> Vec<String> {
     let mut held = Vec::new();
     for p in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -246,7 +247,12 @@ fn held_by_containerd(d: &TestDaemon, ids: &[&str]) -> Vec<String> {
         assert!(listed.status.success(), "ctr {args:?}: {}", listed.stderr);
         for line in listed.stdout.lines() {
             let key = line.split_whitespace().next().unwrap_or_default();
-            if ids.contains(&key) {
+            // A container's init layer is `<id>-init`.
+            let owner = key
+                .strip_suffix("-init-prep")
+                .or_else(|| key.strip_suffix("-init"))
+                .unwrap_or(key);
+            if ids.contains(&owner) {
                 held.push(format!("{what} {key}"));
             }
         }
@@ -290,8 +296,8 @@ fn removed_containers_leave_nothing_in_containerd() {
     ids.extend(stopped.iter().map(String::as_str));
     assert_eq!(
         held_by_containerd(&d, &[&forced]).len(),
-        3,
-        "record, snapshot, shim"
+        4,
+        "record, snapshot, init layer, shim"
     );
     d.docker_ok(&["rm", &created]);
     d.docker_ok(&["rm", "-f", &forced]);
@@ -326,6 +332,7 @@ fn start_reclaims_containers_whose_metadata_is_gone() {
         "the orphan's process {pid} still runs"
     );
     assert_eq!(d.docker_ok(&["ps", "-q", "--no-trunc"]), kept);
-    assert_eq!(held_by_containerd(&d, &[&kept]).len(), 3);
+    // Record, snapshot, init layer and shim.
+    assert_eq!(held_by_containerd(&d, &[&kept]).len(), 4);
     d.docker_ok(&["rm", "-f", "kept"]);
 }

@@ -21,8 +21,8 @@ const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 /// (topmost first) when it is an overlay upper directory.
 #[derive(Debug, PartialEq)]
 pub(super) struct LocalTarget {
-    dir: PathBuf,
-    lowers: Option<Vec<PathBuf>>,
+    pub(super) dir: PathBuf,
+    pub(super) lowers: Option<Vec<PathBuf>>,
 }
 
 /// The target of a snapshot prepared with `mounts`, when pouchd can write it
@@ -283,7 +283,7 @@ async fn remove_staged(dir: PathBuf) {
 
 /// A layer extracted ahead of its turn.
 struct Staged {
-    dir: PathBuf,
+    pub(super) dir: PathBuf,
     /// Whiteouts made for overlayfs (the layer has a parent).
     overlay: bool,
     applied: archive::Applied,

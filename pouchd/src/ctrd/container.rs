@@ -55,35 +55,43 @@ pub(super) fn from_proto_mount(m: containerd_client::types::Mount) -> Mount {
 impl Runtime for Ctrd {
     async fn prepare_snapshot(&self, key: &str, parent: &str) -> Result<()> {
         // Until the containerd container record that references it exists
-        // (it is made at start), nothing holds the snapshot: mark it a GC root,
-        // so containerd's collector keeps it. pouchd removes it with the container.
-        let mut labels = std::collections::HashMap::new();
-        labels.insert(
-            "containerd.io/gc.root".to_string(),
-            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        );
-        // Found again by the start-up sweep should its container's
-        // metadata be gone (a daemon killed during a removal).
-        labels.insert(SNAPSHOT_LABEL.to_string(), key.to_string());
+        // (it is made at start), nothing holds the snapshot: its labels make
+        // it a GC root, and name it for the start-up sweep should its
+        // container's metadata be gone (a daemon killed during a removal).
+        // pouchd removes it with the container.
+        let below = self.prepare_init_layer(key, parent).await?;
         let req = PrepareSnapshotRequest {
             snapshotter: self.snapshotter.clone(),
             key: key.to_string(),
-            parent: parent.to_string(),
-            labels,
+            parent: below.clone(),
+            labels: Self::container_snapshot_labels(key),
         };
         match self.snapshots().prepare(req).await {
             Ok(_) => Ok(()),
             Err(s) if s.code() == tonic::Code::AlreadyExists => Ok(()),
-            Err(s) => Err(Error::from(s).context(format!("prepare snapshot {key}"))),
+            Err(s) => {
+                if below != parent {
+                    let _ = self.remove_snapshot(key).await;
+                }
+                Err(Error::from(s).context(format!("prepare snapshot {key}")))
+            }
         }
     }
 
     async fn remove_snapshot(&self, key: &str) -> Result<()> {
-        let req = RemoveSnapshotRequest {
-            snapshotter: self.snapshotter.clone(),
-            key: key.to_string(),
-        };
-        not_found_ok(self.snapshots().remove(req).await.map(|_| ()))
+        // The container's layer first: its init layer is its parent.
+        for k in [
+            key.to_string(),
+            super::init_layer::init_name(key),
+            super::init_layer::init_work_key(key),
+        ] {
+            let req = RemoveSnapshotRequest {
+                snapshotter: self.snapshotter.clone(),
+                key: k,
+            };
+            not_found_ok(self.snapshots().remove(req).await.map(|_| ()))?;
+        }
+        Ok(())
     }
 
     async fn snapshot_mounts(&self, key: &str) -> Result<Vec<Mount>> {
@@ -365,15 +373,15 @@ impl Runtime for Ctrd {
             filters: vec![format!("labels.\"{SNAPSHOT_LABEL}\"")],
         };
         let mut stream = self.snapshots().list(req).await?.into_inner();
-        let mut keys = Vec::new();
+        // A container's init layer carries the container's key too.
+        let mut keys = std::collections::BTreeSet::new();
         while let Some(resp) = stream.message().await? {
             keys.extend(
                 resp.info
                     .into_iter()
-                    .filter(|i| i.labels.contains_key(SNAPSHOT_LABEL))
-                    .map(|i| i.name),
+                    .filter_map(|mut i| i.labels.remove(SNAPSHOT_LABEL)),
             );
         }
-        Ok(keys)
+        Ok(keys.into_iter().collect())
     }
 }

@@ -11,6 +11,7 @@ mod client;
 mod container;
 mod events;
 mod image;
+mod init_layer;
 mod supervisor;
 mod unpack;
 
