@@ -154,7 +154,6 @@ impl Ctrd {
             name: name.clone(),
             key: work.clone(),
             labels: Self::container_snapshot_labels(key),
-            ..Default::default()
         };
         match self.snapshots().commit(commit).await {
             Ok(_) => Ok(name),
