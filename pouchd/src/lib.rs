@@ -9,6 +9,7 @@
 
 pub mod archive;
 pub mod bridge;
+pub mod build;
 pub mod config;
 pub mod ctrd;
 pub mod daemon;

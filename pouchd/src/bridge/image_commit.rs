@@ -50,6 +50,8 @@ pub async fn commit(state: State, RawQuery(q): RawQuery, body: Bytes) -> Result<
         tag: tag.clone(),
         author: p.str("author").unwrap_or("").to_string(),
         comment: comment.clone(),
+        exact: false,
+        created_by: None,
     };
     // As Docker: pause by default (API >= 1.13), only a running container.
     let pause = p.bool_or("pause", true) && m.state.status == Status::Running;

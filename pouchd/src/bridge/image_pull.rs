@@ -47,7 +47,7 @@ fn line(m: &JsonMessage) -> Bytes {
 /// Runs `op` in its own task and answers with its progress stream; an error
 /// before any progress is the HTTP answer itself. The task is cancelled
 /// (its progress sends fail) when the client goes away.
-async fn streamed<F, Fut>(op: F) -> RegResult<Response>
+pub(super) async fn streamed<F, Fut>(op: F) -> RegResult<Response>
 where
     F: FnOnce(Progress) -> Fut,
     Fut: Future<Output = RegResult<()>> + Send + 'static,

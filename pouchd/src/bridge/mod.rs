@@ -2,6 +2,7 @@
 //! Handlers stay thin; the logic lives in the managers.
 
 pub mod archive;
+pub mod build;
 pub mod container;
 pub mod container_prune;
 pub mod events;

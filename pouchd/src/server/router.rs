@@ -67,6 +67,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/version", get(system::version))
         .route("/info", get(system::info))
         .route("/system/df", get(crate::bridge::system_df::df))
+        .route("/build", post(crate::bridge::build::build))
         .route("/build/prune", post(crate::bridge::system_df::build_prune))
         .route("/auth", post(image_pull::auth))
         .route("/events", get(events::events))

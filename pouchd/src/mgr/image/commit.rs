@@ -29,6 +29,11 @@ pub struct CommitRequest {
     pub tag: String,
     pub author: String,
     pub comment: String,
+    /// The new image's config is `config` as it is (a build step), not
+    /// merged with the container's and the parent's (`docker commit`).
+    pub exact: bool,
+    /// The history's `created_by` (default: the container's command).
+    pub created_by: Option<String>,
 }
 
 impl ImageMgr {
@@ -70,21 +75,23 @@ impl ImageMgr {
             }
             config.history.push(ImageHistoryEntry {
                 created: Some(created.clone()),
-                created_by: req
-                    .container_config
-                    .cmd
-                    .clone()
-                    .unwrap_or_default()
-                    .join(" "),
+                created_by: req.created_by.clone().unwrap_or_else(|| {
+                    req.container_config
+                        .cmd
+                        .clone()
+                        .unwrap_or_default()
+                        .join(" ")
+                }),
                 author: req.author.clone(),
                 comment: req.comment.clone(),
                 empty_layer: empty,
             });
             let image_cfg = parent.config.config.clone().unwrap_or_default();
-            config.config = Some(merge(
-                merge(req.config.clone(), &req.container_config),
-                &image_cfg,
-            ));
+            config.config = Some(if req.exact {
+                req.config.clone()
+            } else {
+                merge(merge(req.config.clone(), &req.container_config), &image_cfg)
+            });
             config.container_config = Some(req.container_config.clone());
             config.container = req.container_id.clone();
             config.author = req.author.clone();
@@ -95,6 +102,52 @@ impl ImageMgr {
                 .await
         }
         .await;
+        if let Err(e) = self.store.lease_delete(&lease).await {
+            tracing::warn!(error = %e, "cannot delete lease {lease}");
+        }
+        Ok(result?.id.clone())
+    }
+}
+
+impl ImageMgr {
+    /// A new image of `parent`'s layers with `config` (a build step that
+    /// changes only metadata: ENV, CMD, ...); `parent` empty for `FROM
+    /// scratch`. Returns the new image's ID.
+    pub async fn derive(
+        &self,
+        parent: Option<&str>,
+        config: Config,
+        created_by: &str,
+    ) -> Result<String> {
+        let (mut file, layers) = match parent {
+            Some(p) => {
+                let img = self.get(p)?;
+                let layers = self.manifest_layers(&img).await?;
+                (img.config.clone(), layers)
+            }
+            None => {
+                let mut f = pouch_api::image::ImageConfigFile {
+                    architecture: crate::mgr::image::archive::formats::host_arch().to_string(),
+                    os: "linux".to_string(),
+                    ..Default::default()
+                };
+                f.rootfs.r#type = "layers".to_string();
+                (f, Vec::new())
+            }
+        };
+        let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        file.history.push(ImageHistoryEntry {
+            created: Some(created.clone()),
+            created_by: created_by.to_string(),
+            empty_layer: true,
+            ..Default::default()
+        });
+        file.config = Some(config);
+        file.created = Some(created);
+        file.container = String::new();
+        file.container_config = None;
+        let lease = self.store.lease_create().await?;
+        let result = self.create_image(&lease, &file, &layers, None).await;
         if let Err(e) = self.store.lease_delete(&lease).await {
             tracing::warn!(error = %e, "cannot delete lease {lease}");
         }
@@ -218,6 +271,8 @@ mod tests {
             tag: "v1".into(),
             author: "me".into(),
             comment: "why".into(),
+            exact: false,
+            created_by: None,
         };
         let id = mgr.commit(req).await.expect("commit");
         let img = mgr.get("mine:v1").expect("tagged");

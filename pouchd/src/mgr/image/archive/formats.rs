@@ -246,7 +246,7 @@ pub(super) fn media_kind(media_type: &str) -> Kind {
 }
 
 /// The host architecture, spelled as in OCI platforms (GOARCH).
-pub(super) fn host_arch() -> &'static str {
+pub(crate) fn host_arch() -> &'static str {
     match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",

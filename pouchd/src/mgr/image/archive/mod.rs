@@ -118,7 +118,7 @@ macro_rules! invalid {
 }
 
 // After the macros: they are in scope for the modules declared below them.
-mod formats;
+pub(crate) mod formats;
 use formats::*;
 
 /// Maps an error met while reading the input: format problems are the
