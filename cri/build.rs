@@ -4,6 +4,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
+        // RPCs pouchd does not serve answer UNIMPLEMENTED.
+        .generate_default_stubs(true)
         .compile_protos(&["proto/api.proto"], &["proto"])?;
     Ok(())
 }

@@ -66,6 +66,10 @@ pub struct Flags {
     /// 192.168.0.0/16 in /20s).
     #[arg(long = "default-address-pool")]
     pub default_address_pools: Vec<String>,
+    /// Serve the Kubernetes CRI (v1) on this unix socket
+    /// (`unix:///run/pouchcri.sock` or a path); off when not given.
+    #[arg(long = "cri-listen")]
+    pub cri_listen: Option<String>,
     /// Directories of the CNI plugins, colon-separated.
     #[arg(long = "cni-bin-dir")]
     pub cni_bin_dir: Option<String>,
@@ -93,6 +97,7 @@ pub struct FileConfig {
     pub bridge_name: Option<String>,
     pub bip: Option<String>,
     pub default_address_pools: Vec<FilePool>,
+    pub cri_listen: Option<String>,
     pub cni_bin_dir: Option<String>,
     pub debug: bool,
 }
@@ -125,6 +130,8 @@ pub struct Config {
     pub bridge: crate::mgr::network::BridgeConfig,
     /// Subnets of user-defined networks (empty: Docker's defaults).
     pub address_pools: Vec<crate::mgr::network::pool::Pool>,
+    /// The CRI socket, when the CRI is served.
+    pub cri_listen: Option<PathBuf>,
     /// `CNI_PATH` of the plugins.
     pub cni_bin_dir: String,
     pub debug: bool,
@@ -235,9 +242,15 @@ impl Config {
                 .map(|p| crate::mgr::network::pool::Pool::parse(p))
                 .collect::<Result<Vec<_>>>()?
         };
+        let cri_listen = flags
+            .cri_listen
+            .or(file.cri_listen)
+            .filter(|s| !s.is_empty())
+            .map(|s| PathBuf::from(s.strip_prefix("unix://").unwrap_or(&s)));
         let cfg = Config {
             bridge,
             address_pools,
+            cri_listen,
             cni_bin_dir: flags
                 .cni_bin_dir
                 .or(file.cni_bin_dir)

@@ -11,6 +11,7 @@ pub mod archive;
 pub mod bridge;
 pub mod build;
 pub mod config;
+pub mod cri;
 pub mod ctrd;
 pub mod daemon;
 pub mod error;

@@ -109,8 +109,33 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let containers = daemon.containers.clone();
+    let cri = match &cfg.cri_listen {
+        Some(path) => {
+            let svc = pouchd::cri::Cri::new(
+                daemon.containers.clone(),
+                daemon.images.clone(),
+                &cfg.home_dir,
+            )?;
+            let path = path.clone();
+            Some(tokio::spawn(
+                async move { pouchd::cri::serve(&path, svc).await },
+            ))
+        }
+        None => None,
+    };
+    let cri_failed = async {
+        match cri {
+            Some(t) => match t.await {
+                Ok(Ok(())) => std::future::pending().await,
+                Ok(Err(e)) => Err(anyhow::Error::from(e)),
+                Err(e) => Err(anyhow::anyhow!("CRI server task: {e}")),
+            },
+            None => std::future::pending().await,
+        }
+    };
     let result = tokio::select! {
         r = pouchd::server::serve(&cfg.listen, daemon) => r.map_err(anyhow::Error::from),
+        r = cri_failed => r,
         _ = term.recv() => Ok(()),
         _ = int.recv() => Ok(()),
     };
@@ -124,6 +149,9 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         if let Some(p) = l.strip_prefix("unix://") {
             let _ = std::fs::remove_file(p);
         }
+    }
+    if let Some(p) = &cfg.cri_listen {
+        let _ = std::fs::remove_file(p);
     }
     if let Some(p) = &cfg.pidfile {
         let _ = std::fs::remove_file(p);

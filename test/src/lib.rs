@@ -283,6 +283,11 @@ impl TestDaemon {
         Some(d)
     }
 
+    /// The daemon's CRI socket.
+    pub fn cri_sock(&self) -> PathBuf {
+        self.dir.join("cri.sock")
+    }
+
     fn spawn_and_wait(&mut self) {
         let bin = pouchd_bin();
         assert!(
@@ -310,6 +315,8 @@ impl TestDaemon {
             .arg("--pidfile")
             .arg(self.dir.join("pouchd.pid"))
             .args(self.net.args())
+            .arg("--cri-listen")
+            .arg(self.cri_sock())
             .args(&self.extra_args)
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())

@@ -199,6 +199,38 @@ impl ContainerMgr {
         host_config: HostConfig,
         networking: &NetworkingConfig,
     ) -> Result<CreateResult> {
+        self.create_inner(name, config, host_config, networking, None)
+            .await
+    }
+
+    /// Creates a container of a pod: it joins the network namespace at
+    /// `netns` (the pod sandbox's) instead of networks of its own.
+    pub async fn create_in_pod(
+        &self,
+        name: Option<&str>,
+        config: Config,
+        mut host_config: HostConfig,
+        netns: &str,
+    ) -> Result<CreateResult> {
+        host_config.network_mode = "none".into();
+        self.create_inner(
+            name,
+            config,
+            host_config,
+            &NetworkingConfig::default(),
+            Some(netns.to_string()),
+        )
+        .await
+    }
+
+    async fn create_inner(
+        &self,
+        name: Option<&str>,
+        config: Config,
+        host_config: HostConfig,
+        networking: &NetworkingConfig,
+        pod_netns: Option<String>,
+    ) -> Result<CreateResult> {
         let named_by_client = name.is_some_and(|n| !n.trim_start_matches('/').is_empty());
         let name = match name.map(|n| n.strip_prefix('/').unwrap_or(n)) {
             Some(n) if !n.is_empty() => {
@@ -257,6 +289,7 @@ impl ContainerMgr {
             networks,
             endpoints: Vec::new(),
             legacy_endpoint: None,
+            pod_netns,
         };
         let container = Arc::new(Container::new(meta));
         // A generated name was free when chosen, but concurrent creates may

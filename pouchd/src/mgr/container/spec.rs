@@ -473,8 +473,11 @@ pub fn build(m: &ContainerMeta, user: &ResolvedUser, namespace: &str) -> Result<
     for t in ns_types {
         let mut ns = LinuxNamespaceBuilder::default().typ(t);
         if t == LinuxNamespaceType::Network {
-            // On the bridge: the namespace the network manager set up.
-            if let Some(ep) = m.primary_endpoint() {
+            // On the bridge: the namespace the network manager set up; in a
+            // pod: the pod's.
+            if let Some(p) = &m.pod_netns {
+                ns = ns.path(p.clone());
+            } else if let Some(ep) = m.primary_endpoint() {
                 ns = ns.path(ep.sandbox_key.clone());
             }
         }

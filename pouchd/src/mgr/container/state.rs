@@ -93,6 +93,10 @@ pub struct ContainerMeta {
     /// into `endpoints` when read.
     #[serde(default, rename = "network", skip_serializing)]
     pub legacy_endpoint: Option<crate::mgr::network::Endpoint>,
+    /// The network namespace of the pod (a CRI sandbox) the container runs
+    /// in; its network mode is then `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_netns: Option<String>,
 }
 
 /// How a container joins one network.

@@ -25,6 +25,10 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 pub use store::{NetConfig, NetworkStore};
 
+/// Namespaces named so belong to pods (CRI sandboxes), which the CRI layer
+/// releases itself: the sweep of containers' orphaned namespaces skips them.
+pub const POD_NETNS_PREFIX: &str = "pod-";
+
 /// The container's interface name inside its namespace.
 pub const IFNAME: &str = "eth0";
 
@@ -564,7 +568,7 @@ impl Network for NetworkMgr {
 
     async fn release_orphans(&self, keep: &HashSet<String>, nets: &[NetConfig]) {
         for (id, path) in netns::list(&self.netns_dir) {
-            if keep.contains(&id) {
+            if keep.contains(&id) || id.starts_with(POD_NETNS_PREFIX) {
                 continue;
             }
             tracing::info!(id = %id, "releasing the network of a container that is gone");
