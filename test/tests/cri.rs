@@ -182,7 +182,14 @@ async fn pods_containers_and_images_through_the_cri() {
 
     let mut ids = Vec::new();
     for (name, cmd) in [
-        ("server", ["sh", "-c", "echo started; sleep 1000"]),
+        (
+            "server",
+            [
+                "sh",
+                "-c",
+                "echo started; while true; do echo tick; sleep 0.2; done",
+            ],
+        ),
         ("client", ["sleep", "1000", ""]),
     ] {
         let cmd: Vec<&str> = cmd.iter().copied().filter(|c| !c.is_empty()).collect();
@@ -217,6 +224,35 @@ async fn pods_containers_and_images_through_the_cri() {
     assert_eq!(cs.metadata.expect("md").name, "server");
     assert_eq!(cs.labels.get("role").map(String::as_str), Some("server"));
     assert!(cs.log_path.ends_with("server.log"), "{}", cs.log_path);
+
+    // The output is in the CRI log file kubelet reads, and follows the file
+    // after kubelet rotates it.
+    let log = logs.join("server.log");
+    let first = pouch_tests::wait_for("the CRI log", std::time::Duration::from_secs(20), || {
+        let t = std::fs::read_to_string(&log).ok()?;
+        t.contains(" stdout F tick").then_some(t)
+    });
+    let line = first.lines().next().expect("a line");
+    let fields: Vec<&str> = line.splitn(4, ' ').collect();
+    assert_eq!(fields[1..], ["stdout", "F", "started"], "{line}");
+    assert!(
+        fields[0].ends_with('Z') && fields[0].contains('T'),
+        "{line}"
+    );
+    std::fs::rename(&log, logs.join("server.log.1")).expect("rotate");
+    rt.reopen_container_log(v1::ReopenContainerLogRequest {
+        container_id: ids[0].clone(),
+    })
+    .await
+    .expect("reopen log");
+    pouch_tests::wait_for(
+        "the reopened CRI log",
+        std::time::Duration::from_secs(20),
+        || {
+            let t = std::fs::read_to_string(&log).ok()?;
+            t.contains(" stdout F tick").then_some(())
+        },
+    );
 
     // Both see the pod's address, hostname and their own environment.
     for id in &ids {

@@ -188,22 +188,20 @@ impl Cri {
             dns: pod.dns_servers.clone(),
             dns_search: pod.dns_searches.clone(),
             dns_options: pod.dns_options.clone(),
-            network_mode: if pod.host_network { "host" } else { "none" }.into(),
             ..Default::default()
         };
         let name = container_name(&md, &pod);
-        let created = match pod.netns() {
-            Some(netns) => {
-                self.containers
-                    .create_in_pod(Some(&name), config, host_config, netns)
-                    .await?
-            }
-            None => {
-                self.containers
-                    .create(Some(&name), config, host_config)
-                    .await?
-            }
-        };
+        let log_path = config.labels.get(LOG_PATH).cloned();
+        let created = self
+            .containers
+            .create_in_pod(
+                Some(&name),
+                config,
+                host_config,
+                pod.netns(),
+                log_path.as_deref(),
+            )
+            .await?;
         Ok(created.id)
     }
 

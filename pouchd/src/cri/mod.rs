@@ -346,6 +346,17 @@ impl v1::runtime_service_server::RuntimeService for Cri {
         }))
     }
 
+    async fn reopen_container_log(
+        &self,
+        req: Request<v1::ReopenContainerLogRequest>,
+    ) -> Res<v1::ReopenContainerLogResponse> {
+        let id = self
+            .cri_container(&req.into_inner().container_id)
+            .map_err(status)?;
+        self.containers.reopen_log(&id).map_err(status)?;
+        Ok(Response::new(v1::ReopenContainerLogResponse {}))
+    }
+
     async fn exec_sync(&self, req: Request<v1::ExecSyncRequest>) -> Res<v1::ExecSyncResponse> {
         let req = req.into_inner();
         let out = self.exec_sync_of(req).await.map_err(status)?;

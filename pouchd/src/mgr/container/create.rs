@@ -9,6 +9,13 @@ use pouch_api::container::{Config, HostConfig, NetworkingConfig};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// What a container of a pod takes from its pod.
+#[derive(Debug, Clone, Default)]
+struct PodJoin {
+    netns: Option<String>,
+    log_path: Option<String>,
+}
+
 /// Outcome of a create.
 #[derive(Debug, Clone)]
 pub struct CreateResult {
@@ -204,21 +211,34 @@ impl ContainerMgr {
     }
 
     /// Creates a container of a pod: it joins the network namespace at
-    /// `netns` (the pod sandbox's) instead of networks of its own.
+    /// `netns` (the pod sandbox's, `None` for a host-network pod) instead of
+    /// networks of its own, and logs in the CRI's format to `log_path` when
+    /// given.
     pub async fn create_in_pod(
         &self,
         name: Option<&str>,
         config: Config,
         mut host_config: HostConfig,
-        netns: &str,
+        netns: Option<&str>,
+        log_path: Option<&str>,
     ) -> Result<CreateResult> {
-        host_config.network_mode = "none".into();
+        host_config.network_mode = if netns.is_some() { "none" } else { "host" }.into();
+        if log_path.is_some() {
+            host_config.log_config = pouch_api::container::LogConfig {
+                r#type: super::logfile::CRI_DRIVER.to_string(),
+                config: Default::default(),
+            };
+        }
+        let pod = PodJoin {
+            netns: netns.map(str::to_string),
+            log_path: log_path.map(str::to_string),
+        };
         self.create_inner(
             name,
             config,
             host_config,
             &NetworkingConfig::default(),
-            Some(netns.to_string()),
+            Some(pod),
         )
         .await
     }
@@ -229,8 +249,9 @@ impl ContainerMgr {
         config: Config,
         host_config: HostConfig,
         networking: &NetworkingConfig,
-        pod_netns: Option<String>,
+        pod: Option<PodJoin>,
     ) -> Result<CreateResult> {
+        let pod = pod.unwrap_or_default();
         let named_by_client = name.is_some_and(|n| !n.trim_start_matches('/').is_empty());
         let name = match name.map(|n| n.strip_prefix('/').unwrap_or(n)) {
             Some(n) if !n.is_empty() => {
@@ -282,14 +303,17 @@ impl ContainerMgr {
             state: State::default(),
             restart_count: 0,
             manually_stopped: false,
-            log_path: p(&format!("{id}-json.log")),
+            log_path: pod
+                .log_path
+                .clone()
+                .unwrap_or_else(|| p(&format!("{id}-json.log"))),
             hostname_path: p("hostname"),
             hosts_path: p("hosts"),
             resolv_conf_path: p("resolv.conf"),
             networks,
             endpoints: Vec::new(),
             legacy_endpoint: None,
-            pod_netns,
+            pod_netns: pod.netns,
         };
         let container = Arc::new(Container::new(meta));
         // A generated name was free when chosen, but concurrent creates may

@@ -238,7 +238,12 @@ impl ContainerIo {
     fn write_log(&self, log: &Mutex<LogFile>, kind: StreamKind, lines: &[&[u8]]) {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
         let mut out = Vec::with_capacity(lines.len());
+        let format = lock(log).format();
         for line in lines {
+            if format == super::logfile::LogFormat::Cri {
+                out.push(cri_line(&now, kind, line));
+                continue;
+            }
             let entry = JsonLogLine {
                 log: String::from_utf8_lossy(line),
                 stream: kind.as_str().into(),
@@ -257,6 +262,15 @@ impl ContainerIo {
             tracing::warn!(error = %e, "writing container log");
         }
         self.log.send_modify(|s| s.writes += 1);
+    }
+
+    /// Reopens the log file at its path (kubelet rotated it).
+    pub fn reopen_log(&self) -> std::io::Result<()> {
+        let writer = lock(&self.log_writer).clone();
+        match writer {
+            Some(w) => lock(&w).reopen(),
+            None => Ok(()),
+        }
     }
 
     /// Writes client input to the container's stdin.
@@ -296,6 +310,20 @@ pub struct JsonLogLine<'a> {
 
 /// Locks a std mutex; a panic elsewhere while it was held does not make
 /// the log unusable.
+/// One CRI log line: `<time> <stream> F <text>` for a whole line, `P` for
+/// part of a longer one.
+fn cri_line(time: &str, kind: StreamKind, line: &[u8]) -> Vec<u8> {
+    let (text, tag) = match line.strip_suffix(b"\n") {
+        Some(t) => (t, "F"),
+        None => (line, "P"),
+    };
+    let mut v = Vec::with_capacity(text.len() + time.len() + 12);
+    v.extend_from_slice(format!("{time} {} {tag} ", kind.as_str()).as_bytes());
+    v.extend_from_slice(text);
+    v.push(b'\n');
+    v
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }

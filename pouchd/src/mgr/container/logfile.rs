@@ -8,18 +8,35 @@ use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-/// Rotation settings of a json-file log.
+/// Rotation settings and format of a log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogOpts {
     pub max_size: Option<u64>,
     pub max_files: u32,
+    pub format: LogFormat,
 }
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Docker's json-file: `{"log":...,"stream":...,"time":...}`.
+    #[default]
+    Json,
+    /// The CRI's, which kubelet reads: `<time> <stream> <F|P> <text>`. The
+    /// driver `cri` is set by the CRI server for its containers; kubelet
+    /// rotates these files itself.
+    Cri,
+}
+
+/// The log driver of CRI containers.
+pub const CRI_DRIVER: &str = "cri";
 
 impl Default for LogOpts {
     fn default() -> Self {
         LogOpts {
             max_size: None,
             max_files: 1,
+            format: LogFormat::Json,
         }
     }
 }
@@ -70,6 +87,10 @@ pub fn parse(cfg: &LogConfig) -> Result<Option<LogOpts>> {
             Ok(None)
         }
         "" | "json-file" => Ok(Some(parse_json_file(&cfg.config)?)),
+        CRI_DRIVER => Ok(Some(LogOpts {
+            format: LogFormat::Cri,
+            ..Default::default()
+        })),
         other => Err(Error::invalid(format!(
             "logger: no log driver named '{other}' is registered"
         ))),
@@ -136,6 +157,9 @@ pub struct LogFile {
 
 impl LogFile {
     pub fn open(path: &Path, opts: LogOpts) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -147,6 +171,21 @@ impl LogFile {
             size,
             opts,
         })
+    }
+
+    pub fn format(&self) -> LogFormat {
+        self.opts.format
+    }
+
+    /// Opens the file at the path again: after kubelet rotated it away
+    /// (CRI's ReopenContainerLog).
+    pub fn reopen(&mut self) -> std::io::Result<()> {
+        self.file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        self.size = self.file.metadata().map(|m| m.len()).unwrap_or(0);
+        Ok(())
     }
 
     /// Appends whole log lines, batched into as few writes as rotation allows:
@@ -251,8 +290,13 @@ mod tests {
             parse(&cfg("json-file", &[("max-size", "1k"), ("max-file", "3")])).unwrap(),
             Some(LogOpts {
                 max_size: Some(1024),
-                max_files: 3
+                max_files: 3,
+                format: LogFormat::Json,
             })
+        );
+        assert_eq!(
+            parse(&cfg(CRI_DRIVER, &[])).unwrap().map(|o| o.format),
+            Some(LogFormat::Cri)
         );
         let d = cfg("json-file", &[("max-size", "2m")]);
         assert_eq!(effective(&LogConfig::default(), &d).unwrap(), d);
@@ -267,6 +311,7 @@ mod tests {
             LogOpts {
                 max_size: Some(10),
                 max_files: 3,
+                format: LogFormat::Json,
             },
         )
         .unwrap();

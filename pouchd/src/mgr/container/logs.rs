@@ -232,6 +232,20 @@ fn read_more(
 }
 
 impl ContainerMgr {
+    /// Reopens the container's log file at its path (CRI's
+    /// ReopenContainerLog, after kubelet rotated the file away).
+    pub fn reopen_log(&self, reference: &str) -> Result<()> {
+        let c = self.get(reference)?;
+        if !c.meta().state.status.is_alive() {
+            return Err(Error::conflict(format!(
+                "container {} is not running",
+                c.id
+            )));
+        }
+        c.io.reopen_log()?;
+        Ok(())
+    }
+
     /// Streams the container's log in batches of entries. The producer stops
     /// when the receiver is dropped (the client went away).
     pub fn logs(
@@ -252,6 +266,11 @@ impl ContainerMgr {
                 "configured logging driver does not support reading".to_string(),
             ));
         };
+        if log_opts.format == super::logfile::LogFormat::Cri {
+            return Err(Error::NotImplemented(
+                "the logs of a CRI container are read from its CRI log file".to_string(),
+            ));
+        }
         let max_files = log_opts.max_files;
         let mut state = c.io.log.subscribe();
         let io = c.io.clone();
