@@ -106,6 +106,7 @@ impl TestNet {
             let _ = flock(&users, libc::LOCK_UN);
             if flock(&users, libc::LOCK_EX | libc::LOCK_NB) {
                 remove_idle_hostport_chains();
+                remove_idle_isolation_chains();
                 let _ = flock(&users, libc::LOCK_UN);
             }
         }
@@ -163,6 +164,52 @@ fn restore_batch(script: &str) {
 /// The nat table as `iptables-save` prints it.
 pub fn nat_rules() -> String {
     run("iptables-save", &["-t", "nat"]).unwrap_or_default()
+}
+
+/// `-A` lines of the filter table tagged with network `name` (pouchd's
+/// isolation rules).
+pub fn filter_rules_of(name: &str) -> Vec<String> {
+    let needle = format!("name: \\\"{name}\\\"");
+    run("iptables-save", &["-t", "filter"])
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("-A ") && l.contains(&needle))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The filter rules of network `name`.
+fn remove_filter_rules_of(name: &str) {
+    let rules = filter_rules_of(name);
+    if rules.is_empty() {
+        return;
+    }
+    let mut script = String::from("*filter\n");
+    for r in &rules {
+        script.push_str(&format!("-D{}\n", &r[2..]));
+    }
+    script.push_str("COMMIT\n");
+    restore_batch(&script);
+}
+
+/// pouchd's shared isolation chains, once no rule is left in them.
+fn remove_idle_isolation_chains() {
+    let rules = run("iptables-save", &["-t", "filter"]).unwrap_or_default();
+    let chains = ["POUCH-ISOLATION-STAGE-1", "POUCH-ISOLATION-STAGE-2"];
+    if !rules
+        .lines()
+        .any(|l| l.starts_with(&format!(":{}", chains[0])))
+    {
+        return;
+    }
+    let used = rules
+        .lines()
+        .any(|l| chains.iter().any(|c| l.starts_with(&format!("-A {c} "))));
+    if used {
+        return;
+    }
+    restore_batch("*filter\n-D FORWARD -j POUCH-ISOLATION-STAGE-1\nCOMMIT\n");
+    restore_batch("*filter\n-X POUCH-ISOLATION-STAGE-1\n-X POUCH-ISOLATION-STAGE-2\nCOMMIT\n");
 }
 
 /// `-A` lines of the nat table mentioning the CNI network `name`.
@@ -306,6 +353,7 @@ pub fn remove_network(bridge: &str) {
         eprintln!("[pouch-tests] cannot delete bridge {bridge}");
     }
     remove_rules_of(bridge);
+    remove_filter_rules_of(bridge);
 }
 
 #[cfg(test)]

@@ -258,3 +258,59 @@ services:
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn networks_are_isolated_from_each_other() {
+    let Some(d) = TestDaemon::start() else { return };
+    let na = d.docker_ok(&["network", "create", "na"]);
+    d.docker_ok(&["network", "create", "nb"]);
+    for (name, net) in [("a1", "na"), ("a2", "na"), ("b1", "nb"), ("c1", "bridge")] {
+        d.docker_ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            net,
+            "busybox",
+            "sleep",
+            "1000",
+        ]);
+    }
+    let ip = |c: &str, net: &str| {
+        d.inspect_field(
+            c,
+            &format!("{{{{.NetworkSettings.Networks.{net}.IPAddress}}}}"),
+        )
+    };
+    let pings = |from: &str, to: &str| {
+        d.docker_run(&["exec", from, "ping", "-c1", "-W2", to])
+            .status
+            .success()
+    };
+    // Within a network, traffic flows (the control for what follows).
+    assert!(pings("a1", &ip("a2", "na")));
+    // Across networks, and between a network and the default bridge, not.
+    assert!(!pings("a1", &ip("b1", "nb")), "na reached nb");
+    assert!(!pings("b1", &ip("a2", "na")), "nb reached na");
+    assert!(
+        !pings("a1", &ip("c1", "bridge")),
+        "na reached the default bridge"
+    );
+    assert!(
+        !pings("c1", &ip("a2", "na")),
+        "the default bridge reached na"
+    );
+    // Two isolation rules per network, tagged with its bridge.
+    let bridge = format!("br-{}", &na[..12]);
+    assert_eq!(pouch_tests::net::filter_rules_of(&bridge).len(), 2);
+    // Connected to both, a container reaches both.
+    d.docker_ok(&["network", "connect", "na", "b1"]);
+    assert!(pings("a1", &ip("b1", "na")));
+    d.docker_ok(&["rm", "-f", "a1", "a2", "b1", "c1"]);
+    d.docker_ok(&["network", "rm", "na", "nb"]);
+    assert_eq!(
+        pouch_tests::net::filter_rules_of(&bridge),
+        Vec::<String>::new()
+    );
+}

@@ -9,6 +9,7 @@
 //! it. It calls nothing above it.
 
 pub mod cni;
+mod iptables;
 pub mod netns;
 pub mod pool;
 pub mod ports;
@@ -229,7 +230,10 @@ pub struct NetworkMgr {
     ipam_dir: PathBuf,
 }
 
-async fn run_cmd(mut c: tokio::process::Command, what: &str) -> Result<std::process::Output> {
+pub(super) async fn run_cmd(
+    mut c: tokio::process::Command,
+    what: &str,
+) -> Result<std::process::Output> {
     c.stdin(std::process::Stdio::null());
     c.output()
         .await
@@ -252,46 +256,16 @@ impl NetworkMgr {
         }
     }
 
-    /// Masquerades what leaves a bridge's subnet for elsewhere: one rule
-    /// per network, as Docker has, made if missing. (The bridge plugin's
-    /// `ipMasq` makes a chain and three rules per container: nine runs of
-    /// iptables on every start and six on every exit.) The comment names
-    /// the network as CNI's own rules do, so tools that clean up a
-    /// network's rules find this one too.
-    async fn masquerade(b: &BridgeConfig, add: bool) -> Result<()> {
-        let comment = format!("name: \"{}\" pouchd masquerade", b.name);
-        let subnet = b.subnet();
-        let rule = |op: &str| {
-            let mut c = tokio::process::Command::new("iptables");
-            c.args(["--wait", "-t", "nat", op, "POSTROUTING", "-s", &subnet])
-                .args(["!", "-o", &b.name, "-m", "comment", "--comment", &comment])
-                .args(["-j", "MASQUERADE"]);
-            c
-        };
-        let present = run_cmd(rule("-C"), "iptables").await?.status.success();
-        if present == add {
-            return Ok(());
-        }
-        let out = run_cmd(rule(if add { "-A" } else { "-D" }), "iptables").await?;
-        if !out.status.success() {
-            return Err(Error::system(format!(
-                "{} the masquerade rule of {}: {}",
-                if add { "adding" } else { "removing" },
-                b.name,
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
-        Ok(())
-    }
-
-    /// The default bridge's masquerade rule, made at daemon start.
+    /// The default bridge's masquerade and isolation rules, made at daemon
+    /// start.
     pub async fn ensure_masquerade(&self) -> Result<()> {
-        Self::masquerade(&self.bridge, true).await
+        iptables::masquerade(&self.bridge, true).await?;
+        iptables::isolate(&self.bridge, true).await
     }
 
     /// The conflist of a network: the bridge (gateway, hairpin for a
     /// container reaching itself through a published port; masquerade is
-    /// the network's one rule, [`Self::masquerade`]) with host-local IPAM,
+    /// the network's one rule, [`iptables::masquerade`]) with host-local IPAM,
     /// then portmap. The CNI network is named after the bridge, so daemons
     /// with different bridges never share leases or iptables chains.
     /// Without ports, portmap is left out: it would only cost a few
@@ -534,17 +508,22 @@ impl Network for NetworkMgr {
     }
 
     async fn setup_network(&self, net: &NetConfig) -> Result<()> {
-        match &net.bridge {
-            Some(b) if !net.internal => Self::masquerade(b, true).await,
-            _ => Ok(()),
+        let Some(b) = &net.bridge else {
+            return Ok(());
+        };
+        if !net.internal {
+            iptables::masquerade(b, true).await?;
         }
+        iptables::isolate(b, true).await
     }
 
     async fn remove_network(&self, net: &NetConfig) -> Result<()> {
         let Some(b) = &net.bridge else {
             return Ok(());
         };
-        let rule = Self::masquerade(b, false).await;
+        let rule = iptables::masquerade(b, false)
+            .await
+            .and(iptables::isolate(b, false).await);
         let mut c = tokio::process::Command::new("ip");
         c.args(["link", "delete", &b.name, "type", "bridge"]);
         let out = run_cmd(c, "ip link delete").await?;
