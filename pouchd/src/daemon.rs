@@ -14,4 +14,6 @@ pub struct Daemon {
     pub events: Arc<EventBus>,
     pub system: SystemInfo,
     pub volumes: Arc<VolumeMgr>,
+    /// The images of earlier build steps (`docker build`'s cache).
+    pub build_cache: Arc<crate::build::cache::BuildCache>,
 }

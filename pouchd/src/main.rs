@@ -105,6 +105,9 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         events,
         system: SystemInfo::gather(cfg.home_dir.clone(), containerd_version, cfg.debug),
         volumes,
+        build_cache: Arc::new(pouchd::build::cache::BuildCache::open(
+            cfg.home_dir.join("build-cache.json"),
+        )),
     });
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;

@@ -219,3 +219,62 @@ fn failed_and_bad_builds_are_reported_and_leave_nothing() {
     );
     nothing_left(&d);
 }
+
+#[test]
+fn rebuilds_use_the_cache_until_a_source_changes() {
+    let Some(d) = TestDaemon::start() else { return };
+    let ctx = d.dir.join("ctx");
+    write(&ctx, "data.txt", "one\n");
+    write(
+        &ctx,
+        "Dockerfile",
+        "FROM busybox\nARG V=1\nRUN echo ran-$V > /ran\nCOPY data.txt /data.txt\nRUN cat /data.txt > /copy\nCMD [\"cat\", \"/ran\", \"/copy\"]\n",
+    );
+    let first = build(&d, &ctx, &["-t", "cached:v1"]);
+    assert!(first.status.success(), "{}{}", first.stdout, first.stderr);
+    assert!(!first.stdout.contains("Using cache"), "{}", first.stdout);
+    let id = d.inspect_field("cached:v1", "{{.Id}}");
+
+    // The same build: every step from the cache, the same image.
+    let again = build(&d, &ctx, &["-t", "cached:v2"]);
+    assert!(again.status.success(), "{}", again.stderr);
+    assert_eq!(
+        again.stdout.matches("Using cache").count(),
+        4,
+        "{}",
+        again.stdout
+    );
+    assert!(!again.stdout.contains("Running in"), "{}", again.stdout);
+    assert_eq!(d.inspect_field("cached:v2", "{{.Id}}"), id);
+
+    // A changed source re-runs its COPY and what follows, not what precedes.
+    write(&ctx, "data.txt", "two\n");
+    let changed = build(&d, &ctx, &["-t", "cached:v3"]);
+    assert!(changed.status.success(), "{}", changed.stderr);
+    assert_eq!(
+        changed.stdout.matches("Using cache").count(),
+        1,
+        "{}",
+        changed.stdout
+    );
+    assert_eq!(d.docker_ok(&["run", "--rm", "cached:v3"]), "ran-1\ntwo");
+    // A build arg re-runs the steps after its ARG.
+    let arg = build(&d, &ctx, &["-t", "cached:v4", "--build-arg", "V=2"]);
+    assert!(arg.status.success(), "{}", arg.stderr);
+    assert_eq!(d.docker_ok(&["run", "--rm", "cached:v4"]), "ran-2\ntwo");
+    // --no-cache runs everything.
+    let fresh = build(&d, &ctx, &["--no-cache", "-t", "cached:v5"]);
+    assert!(!fresh.stdout.contains("Using cache"), "{}", fresh.stdout);
+
+    // The cache's images are intermediate: listed with -a only.
+    nothing_left(&d);
+    let all = d.docker_ok(&["images", "-a", "-q"]).lines().count();
+    let shown = d.docker_ok(&["images", "-q"]).lines().count();
+    assert!(all > shown, "{all} vs {shown}");
+    // builder prune empties it: the next build runs every step.
+    let pruned = d.docker_run(&["builder", "prune", "-f"]);
+    assert!(pruned.status.success(), "{}", pruned.stderr);
+    assert_eq!(d.docker_ok(&["images", "-a", "-q"]).lines().count(), shown);
+    let after = build(&d, &ctx, &["-t", "cached:v6"]);
+    assert!(!after.stdout.contains("Using cache"), "{}", after.stdout);
+}

@@ -50,6 +50,7 @@ fn options(q: Option<&str>) -> Result<BuildOptions, Error> {
         quiet: p.bool("q"),
         network_mode: p.str("networkmode").unwrap_or("").to_string(),
         pull: p.bool("pull"),
+        no_cache: p.bool("nocache"),
     })
 }
 
@@ -67,6 +68,7 @@ pub async fn build(state: State, RawQuery(q): RawQuery, body: Body) -> Response 
         state.containers.clone(),
         state.images.clone(),
         state.system.home_dir.join("tmp"),
+        state.build_cache.clone(),
     );
     let reader = body_reader(body);
     let (builder, ctx) = match tokio::task::spawn_blocking(move || {

@@ -136,12 +136,22 @@ pub async fn list(state: State, RawQuery(q): RawQuery) -> Result<Json<Vec<ImageS
     let dangling = f.get_bool("dangling").map_err(Error::InvalidParameter)?;
     let refs = f.get("reference");
     let window = super::image_filters::CreatedRange::from_filters(&state.images, &f)?;
+    // Untagged images of the build cache are intermediate images: shown
+    // with `-a` only, as Docker's.
+    let cache = if p.bool("all") {
+        Default::default()
+    } else {
+        state.build_cache.images()
+    };
     let mut out: Vec<ImageSummary> = Vec::new();
     for img in state.images.list() {
         if !window.contains(img.created) {
             continue;
         }
         let mut tags = img.repo_tags();
+        if tags.is_empty() && cache.contains(&img.id) {
+            continue;
+        }
         if let Some(d) = dangling {
             if d != tags.is_empty() {
                 continue;

@@ -152,13 +152,15 @@ pub async fn prune(state: State, RawQuery(q): RawQuery) -> Result<Json<ImagesPru
     // Run to the end even if the client goes away: removals half done
     // would still be done, just not reported.
     let report = super::to_completion(async move {
-        // Images of all containers, running or not, are never pruned.
-        let in_use: HashSet<String> = daemon
+        // Images of all containers, running or not, are never pruned; nor
+        // the build cache's (`docker builder prune` is for those).
+        let mut in_use: HashSet<String> = daemon
             .containers
             .all()
             .iter()
             .map(|c| c.meta().image_id)
             .collect();
+        in_use.extend(daemon.build_cache.images());
         daemon.images.prune(&opts, &in_use).await
     })
     .await?;

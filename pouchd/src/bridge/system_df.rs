@@ -80,6 +80,36 @@ pub async fn df(state: State) -> Result<Json<SystemDfResponse>> {
 
 /// `POST /build/prune`, which `docker system prune` calls: pouchd has no
 /// builder and so no build cache; nothing to remove, said in Docker's shape.
-pub async fn build_prune() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"CachesDeleted": null, "SpaceReclaimed": 0}))
+pub async fn build_prune(state: State) -> Result<Json<serde_json::Value>> {
+    let daemon = state.0.clone();
+    // Images still tagged (a build's result) stay; the others go.
+    let (deleted, reclaimed) = super::to_completion(async move {
+        let mut deleted = Vec::new();
+        let mut reclaimed: i64 = 0;
+        let ids = daemon.build_cache.clear();
+        let in_use: std::collections::HashSet<String> = daemon
+            .containers
+            .all()
+            .iter()
+            .map(|c| c.meta().image_id)
+            .collect();
+        for id in ids {
+            let Ok(img) = daemon.images.get(&id) else {
+                continue;
+            };
+            if !img.repo_tags().is_empty() || in_use.contains(&id) {
+                continue;
+            }
+            if daemon.images.remove(&id, true, &[]).await.is_ok() {
+                reclaimed += img.size;
+                deleted.push(id);
+            }
+        }
+        Ok::<_, crate::error::Error>((deleted, reclaimed))
+    })
+    .await?;
+    Ok(Json(serde_json::json!({
+        "CachesDeleted": if deleted.is_empty() { serde_json::Value::Null } else { serde_json::json!(deleted) },
+        "SpaceReclaimed": reclaimed,
+    })))
 }

@@ -8,6 +8,7 @@
 //!
 //! This layer sits between the bridge and the managers and calls only down.
 
+pub mod cache;
 pub mod context;
 pub mod dockerfile;
 mod steps;
@@ -44,6 +45,8 @@ pub struct BuildOptions {
     pub network_mode: String,
     /// Pull base images even when present.
     pub pull: bool,
+    /// Run every step, using no cached one.
+    pub no_cache: bool,
 }
 
 /// A build stage under way or done.
@@ -96,6 +99,7 @@ pub struct Builder {
     pub(crate) images: Arc<ImageMgr>,
     /// Where contexts and copy archives are spooled.
     pub(crate) tmp: PathBuf,
+    pub(crate) cache: Arc<cache::BuildCache>,
 }
 
 /// One build under way.
@@ -114,11 +118,17 @@ struct Run<'a> {
 }
 
 impl Builder {
-    pub fn new(containers: Arc<ContainerMgr>, images: Arc<ImageMgr>, tmp: PathBuf) -> Self {
+    pub fn new(
+        containers: Arc<ContainerMgr>,
+        images: Arc<ImageMgr>,
+        tmp: PathBuf,
+        cache: Arc<cache::BuildCache>,
+    ) -> Self {
         Builder {
             containers,
             images,
             tmp,
+            cache,
         }
     }
 
@@ -224,13 +234,33 @@ impl Run<'_> {
                     ins.line, ins.cmd
                 )));
             };
-            let step = self.step(s, ins).await;
-            let step = step.map_err(|e| match e {
-                Error::InvalidParameter(m) => Error::invalid(m),
-                other => other,
-            })?;
+            let key = if ins.cmd == "ARG" {
+                None
+            } else {
+                Some(self.cache_key(s, ins).await?)
+            };
+            if let (Some(k), false) = (&key, self.opts.no_cache) {
+                if let Some(id) = self.b.cache.get(k) {
+                    match self.b.images.get(&id) {
+                        Ok(img) => {
+                            self.say(" ---> Using cache\n").await?;
+                            s.config = img.config.config.clone().unwrap_or_default();
+                            s.cmd_set |= ins.cmd == "CMD";
+                            s.image = Some(id.clone());
+                            self.say(format!(" ---> {}\n", short(&id))).await?;
+                            continue;
+                        }
+                        Err(_) => self.b.cache.forget(&id),
+                    }
+                }
+            }
+            let step = self.step(s, ins).await?;
             if let Some(id) = step {
-                self.intermediate.push(id.clone());
+                match &key {
+                    // Kept as the cache of this step.
+                    Some(k) => self.b.cache.put(k, &id),
+                    None => self.intermediate.push(id.clone()),
+                }
                 s.image = Some(id);
             }
             if let Some(id) = &s.image {
@@ -358,6 +388,29 @@ impl Run<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// What a step's result depends on: the image it starts from, the
+    /// instruction, the stage's ARGs and, for COPY and ADD, the sources.
+    async fn cache_key(&mut self, s: &Stage, ins: &Instruction) -> Result<String> {
+        let base = s.image.clone().unwrap_or_else(|| "scratch".to_string());
+        let args = serde_json::to_vec(&s.args)?;
+        let flags = serde_json::to_vec(&ins.flags)?;
+        let sources = if matches!(ins.cmd.as_str(), "COPY" | "ADD") {
+            self.source_digest(s, ins).await?
+        } else {
+            String::new()
+        };
+        let network = self.opts.network_mode.as_bytes();
+        Ok(cache::key(&[
+            base.as_bytes(),
+            ins.cmd.as_bytes(),
+            &flags,
+            ins.original.as_bytes(),
+            &args,
+            sources.as_bytes(),
+            network,
+        ]))
     }
 
     /// Removes the build's containers and intermediate images.

@@ -584,6 +584,60 @@ impl Run<'_> {
         self.commit(s, &target, &created_by).await
     }
 
+    /// The digest of a COPY/ADD's sources: their tars from the context, or
+    /// the `--from` stage's image and the paths.
+    pub(super) async fn source_digest(&mut self, s: &Stage, ins: &Instruction) -> Result<String> {
+        let vars = s.vars();
+        let mut parts = match &ins.args {
+            Args::Json(v) => v
+                .iter()
+                .map(|w| dockerfile::expand(w, &vars))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(Error::invalid)?,
+            Args::Text(t) => dockerfile::words(t, &vars).map_err(Error::invalid)?,
+        };
+        parts.pop();
+        let mut h = super::cache::HashWriter::default();
+        if let Some(from) = ins.flag("from") {
+            let image = match from.parse::<usize>() {
+                Ok(i) => self.done.get(i).and_then(|st| st.image.clone()),
+                Err(_) => self
+                    .done
+                    .iter()
+                    .find(|st| !st.name.is_empty() && st.name == from.to_ascii_lowercase())
+                    .and_then(|st| st.image.clone()),
+            };
+            let image = match image {
+                Some(i) => i,
+                None => self
+                    .b
+                    .images
+                    .get(from)
+                    .map(|i| i.id.clone())
+                    .unwrap_or_else(|_| from.to_string()),
+            };
+            std::io::Write::write_all(&mut h, image.as_bytes())?;
+            for p in &parts {
+                std::io::Write::write_all(&mut h, p.as_bytes())?;
+            }
+        } else {
+            for p in &parts {
+                if p.contains("://") {
+                    std::io::Write::write_all(&mut h, p.as_bytes())?;
+                    continue;
+                }
+                for src in self.ctx.sources(p)? {
+                    std::io::Write::write_all(&mut h, src.as_bytes())?;
+                    let mut spool = spool_file(&self.b.tmp)?;
+                    self.ctx.archive(&src, &mut spool)?;
+                    spool.seek(SeekFrom::Start(0))?;
+                    digest_tar(spool, &mut h)?;
+                }
+            }
+        }
+        Ok(hex::encode(sha2::Digest::finalize(h.0)))
+    }
+
     /// A container of the `--from` stage (by name or index) or image.
     async fn source_container(&mut self, from: &str) -> Result<String> {
         let stage = match from.parse::<usize>() {
@@ -670,6 +724,31 @@ fn extract_single(file: std::fs::File) -> Result<Box<dyn std::io::Read + Send>> 
     } else {
         Ok(Box::new(std::io::Cursor::new(data)))
     }
+}
+
+/// Hashes what of a tar a copy keeps: names, types, modes, link targets
+/// and contents, not times (a context is extracted afresh by each build).
+fn digest_tar(input: std::fs::File, h: &mut super::cache::HashWriter) -> Result<()> {
+    use std::io::Write;
+    let mut a = tar::Archive::new(input);
+    for e in a.entries()? {
+        let mut e = e?;
+        let hdr = e.header().clone();
+        let name = e.path_bytes().into_owned();
+        let link = e
+            .link_name_bytes()
+            .map(|l| l.into_owned())
+            .unwrap_or_default();
+        h.write_all(&(name.len() as u64).to_le_bytes())?;
+        h.write_all(&name)?;
+        h.write_all(&[hdr.entry_type().as_byte()])?;
+        h.write_all(&hdr.mode().unwrap_or(0).to_le_bytes())?;
+        h.write_all(&(link.len() as u64).to_le_bytes())?;
+        h.write_all(&link)?;
+        h.write_all(&hdr.size().unwrap_or(0).to_le_bytes())?;
+        std::io::copy(&mut e, h)?;
+    }
+    Ok(())
 }
 
 /// An unnamed file in `dir` for spooling a copy (gone when closed).
