@@ -21,6 +21,7 @@ pub mod container;
 pub mod error;
 pub mod exec;
 pub mod image;
+pub mod network;
 mod query;
 pub mod registry;
 pub mod stream;
@@ -109,6 +110,11 @@ impl Client {
     /// Volume operations.
     pub fn volumes(&self) -> Volumes<'_> {
         Volumes::new(self)
+    }
+
+    /// Network operations.
+    pub fn networks(&self) -> network::Networks<'_> {
+        network::Networks::new(self)
     }
 
     /// Exec instance operations (create them with

@@ -14,6 +14,7 @@ use crate::commands::image::{
     load::LoadArgs, login::LoginArgs, login::LogoutArgs, pull::PullArgs, pull::PushArgs,
     rmi::RmiArgs, save::SaveArgs, tag::TagArgs, ImageCommand,
 };
+use crate::commands::network::NetworkCommand;
 use crate::commands::system::{
     events::EventsArgs, info::InfoArgs, version::VersionArgs, SystemCommand,
 };
@@ -130,6 +131,9 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(NetworkCommand),
     /// Manage pouchd
     #[command(subcommand)]
     System(SystemCommand),

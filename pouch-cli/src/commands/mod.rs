@@ -2,6 +2,7 @@
 
 pub mod container;
 pub mod image;
+pub mod network;
 pub mod prune;
 pub mod system;
 pub mod volume;
@@ -82,6 +83,7 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Image(c) => image::dispatch(ctx, c).await,
         Command::System(c) => system::dispatch(ctx, c).await,
         Command::Volume(c) => volume::dispatch(ctx, c).await,
+        Command::Network(c) => network::dispatch(ctx, c).await,
         Command::Version(a) => version::run(ctx, a).await,
         Command::Info(a) => info::run(ctx, a).await,
         Command::Events(a) => events::run(ctx, a).await,

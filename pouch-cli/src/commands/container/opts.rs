@@ -49,9 +49,16 @@ pub struct ContainerOpts {
     /// Bind mount a volume: [host-src:]container-dest[:ro]
     #[arg(short = 'v', long = "volume")]
     pub volume: Vec<String>,
-    /// Connect a container to a network: none, host, bridge, default
+    /// Connect a container to a network: bridge (default), none, host, or
+    /// a user-defined network's name
     #[arg(long = "network", visible_alias = "net")]
     pub network: Option<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long = "network-alias", visible_alias = "net-alias")]
+    pub network_alias: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long)]
+    pub ip: Option<String>,
     /// Publish a container's port to the host: [ip:][hostPort:]containerPort[/proto]
     #[arg(short = 'p', long = "publish", value_parser = parse_publish)]
     pub publish: Vec<(String, PortBinding)>,
@@ -204,12 +211,20 @@ impl ContainerOpts {
             c.exposed_ports.insert(port_key(e)?, EmptyObject::default());
         }
 
-        let h = &mut req.host_config;
-        h.binds = binds;
-        h.network_mode = self
+        let network = self
             .network
             .clone()
             .unwrap_or_else(|| "default".to_string());
+        if let Some(ep) =
+            crate::commands::network::endpoint(&self.network_alias, self.ip.as_deref())
+        {
+            req.networking_config
+                .endpoints_config
+                .insert(network.clone(), ep);
+        }
+        let h = &mut req.host_config;
+        h.binds = binds;
+        h.network_mode = network;
         h.restart_policy = restart;
         h.auto_remove = self.rm;
         h.memory = self.memory.unwrap_or(0);
