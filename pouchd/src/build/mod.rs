@@ -10,6 +10,7 @@
 
 pub mod cache;
 pub mod context;
+mod copy;
 pub mod dockerfile;
 mod steps;
 
@@ -350,7 +351,7 @@ impl Run<'_> {
         Ok(stage)
     }
 
-    async fn pull(&self, image: &str) -> Result<()> {
+    pub(super) async fn pull(&self, image: &str) -> Result<()> {
         let platform = crate::mgr::image::WantPlatform::parse("")?;
         let auth = crate::mgr::image::registry::AuthConfig::default();
         let progress = if self.opts.quiet {
@@ -366,7 +367,7 @@ impl Run<'_> {
     }
 
     /// `ARG name[=default] ...`: the values in force.
-    fn arg_values(
+    pub(super) fn arg_values(
         &self,
         ins: &Instruction,
         vars: &HashMap<String, String>,

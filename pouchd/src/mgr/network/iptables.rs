@@ -9,7 +9,8 @@
 //!   the host: what comes in from one network's bridge and goes out through
 //!   another's is dropped, so containers reach only the networks they are on.
 
-use super::{run_cmd, BridgeConfig};
+use super::manager::run_cmd;
+use super::BridgeConfig;
 use crate::error::{Error, Result};
 
 const STAGE_1: &str = "POUCH-ISOLATION-STAGE-1";
