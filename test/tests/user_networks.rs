@@ -189,7 +189,7 @@ fn connect_and_disconnect_a_running_container() {
 }
 
 #[test]
-fn docker_compose_up_and_down() {
+fn docker_compose_build_up_and_down() {
     let Some(d) = TestDaemon::start() else { return };
     let dir = d.dir.join("compose");
     std::fs::create_dir_all(&dir).expect("compose dir");
@@ -201,12 +201,20 @@ services:
     image: busybox
     command: ["sh", "-c", "while true; do echo from-db | nc -l -p 5000; done"]
   web:
-    image: busybox
+    build: ./web
+    image: pt-web:latest
     depends_on: [db]
     command: ["sh", "-c", "until nc -w 2 db 5000 | grep -q from-db; do sleep 0.2; done; echo web-reached-db; sleep 1000"]
 "#,
     )
     .expect("write compose file");
+    // The web service's image is built by compose through POST /build.
+    std::fs::create_dir_all(dir.join("web")).expect("web dir");
+    std::fs::write(
+        dir.join("web/Dockerfile"),
+        "FROM busybox\nRUN echo built-by-compose > /built\n",
+    )
+    .expect("write Dockerfile");
     let compose = |args: &[&str]| {
         let mut c = std::process::Command::new("docker-compose");
         c.current_dir(&dir)
@@ -226,7 +234,12 @@ services:
         );
         o.stdout
     };
+    compose(&["build"]);
     compose(&["up", "-d"]);
+    assert_eq!(
+        d.docker_ok(&["exec", "pt_web_1", "cat", "/built"]),
+        "built-by-compose"
+    );
     let net = d.docker_ok(&[
         "network",
         "ls",
