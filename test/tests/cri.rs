@@ -285,6 +285,35 @@ async fn pods_containers_and_images_through_the_cri() {
         .containers;
     assert_eq!(listed.len(), 2);
 
+    // Stats of the running containers, from their cgroups.
+    let stats = rt
+        .list_container_stats(v1::ListContainerStatsRequest {
+            filter: Some(v1::ContainerStatsFilter {
+                pod_sandbox_id: pod.clone(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("stats")
+        .into_inner()
+        .stats;
+    assert_eq!(stats.len(), 2);
+    for s in &stats {
+        let mem = s
+            .memory
+            .as_ref()
+            .and_then(|m| m.usage_bytes.as_ref())
+            .map(|v| v.value);
+        assert!(mem.is_some_and(|m| m > 0), "{s:?}");
+        let cpu = s
+            .cpu
+            .as_ref()
+            .and_then(|c| c.usage_core_nano_seconds.as_ref())
+            .map(|v| v.value);
+        assert!(cpu.is_some_and(|c| c > 0), "{s:?}");
+        assert!(s.writable_layer.is_some());
+    }
+
     // The pod survives a daemon restart.
     tokio::task::block_in_place(|| d.restart());
     let ch = channel(d.cri_sock()).await;

@@ -351,3 +351,60 @@ impl Cri {
         Ok(out)
     }
 }
+
+impl Cri {
+    /// ContainerStats of one container: CPU and memory from its cgroup (a
+    /// stopped container has none), the writable layer's size.
+    pub(super) async fn stats_of(&self, id: &str) -> Result<v1::ContainerStats> {
+        let id = self.cri_container(id)?;
+        let m = self.containers.get(&id)?.meta();
+        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+        let mut out = v1::ContainerStats {
+            attributes: Some(v1::ContainerAttributes {
+                id: m.id.clone(),
+                metadata: Some(metadata(&m)),
+                labels: json_map(&m, LABELS),
+                annotations: json_map(&m, ANNOTATIONS),
+            }),
+            ..Default::default()
+        };
+        let value = |v: u64| Some(v1::UInt64Value { value: v });
+        if m.state.status.is_alive() {
+            if let Ok(s) = self.containers.stats(&id, None) {
+                out.cpu = Some(v1::CpuUsage {
+                    timestamp: now,
+                    usage_core_nano_seconds: value(s.cpu_stats.cpu_usage.total_usage),
+                    ..Default::default()
+                });
+                let inactive = ["total_inactive_file", "inactive_file"]
+                    .iter()
+                    .find_map(|k| s.memory_stats.stats.get(*k))
+                    .copied()
+                    .unwrap_or(0);
+                out.memory = Some(v1::MemoryUsage {
+                    timestamp: now,
+                    working_set_bytes: value(s.memory_stats.usage.saturating_sub(inactive)),
+                    usage_bytes: value(s.memory_stats.usage),
+                    rss_bytes: value(
+                        ["total_rss", "rss", "anon"]
+                            .iter()
+                            .find_map(|k| s.memory_stats.stats.get(*k))
+                            .copied()
+                            .unwrap_or(0),
+                    ),
+                    ..Default::default()
+                });
+            }
+        }
+        let (rw, _) = self.containers.sizes(&m).await;
+        out.writable_layer = Some(v1::FilesystemUsage {
+            timestamp: now,
+            fs_id: Some(v1::FilesystemIdentifier {
+                mountpoint: self.image_fs.to_string_lossy().into_owned(),
+            }),
+            used_bytes: value(rw.unwrap_or(0).max(0) as u64),
+            inodes_used: value(0),
+        });
+        Ok(out)
+    }
+}

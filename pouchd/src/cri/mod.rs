@@ -5,7 +5,7 @@
 //! that namespace, marked with labels that hold their CRI metadata.
 //!
 //! Not served yet (answered UNIMPLEMENTED): the streaming calls (Exec,
-//! Attach, PortForward), stats, checkpoints and events.
+//! Attach, PortForward), pod sandbox stats, checkpoints and events.
 
 mod containers;
 mod images;
@@ -344,6 +344,40 @@ impl v1::runtime_service_server::RuntimeService for Cri {
             status: Some(s),
             ..Default::default()
         }))
+    }
+
+    async fn container_stats(
+        &self,
+        req: Request<v1::ContainerStatsRequest>,
+    ) -> Res<v1::ContainerStatsResponse> {
+        let s = self
+            .stats_of(&req.into_inner().container_id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(v1::ContainerStatsResponse { stats: Some(s) }))
+    }
+
+    async fn list_container_stats(
+        &self,
+        req: Request<v1::ListContainerStatsRequest>,
+    ) -> Res<v1::ListContainerStatsResponse> {
+        let f = req.into_inner().filter.unwrap_or_default();
+        let filter = v1::ContainerFilter {
+            id: f.id,
+            pod_sandbox_id: f.pod_sandbox_id,
+            label_selector: f.label_selector,
+            state: None,
+        };
+        let mut stats = Vec::new();
+        for c in self.list(&filter) {
+            match self.stats_of(&c.id).await {
+                Ok(s) => stats.push(s),
+                // Removed meanwhile.
+                Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(status(e)),
+            }
+        }
+        Ok(Response::new(v1::ListContainerStatsResponse { stats }))
     }
 
     async fn reopen_container_log(
