@@ -102,6 +102,63 @@ impl<'a> Images<'a> {
         Ok(json_message_stream(body_stream(resp)))
     }
 
+    /// `POST /build` (the classic builder) of the context tar `body`:
+    /// the builder's messages (`{"stream": "Step 1/3 : ..."}`, the image ID
+    /// in `aux`); a failed build ends the stream with [`crate::Error::Stream`].
+    pub async fn build<S, E>(&self, opts: &BuildOptions, body: S) -> Result<JsonMessageStream>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Send + 'static,
+        E: Into<BoxError> + 'static,
+    {
+        let body: Body =
+            StreamBody::new(body.map_ok(Frame::data).map_err(Into::into)).boxed_unsync();
+        let mut query = Query::new();
+        for t in &opts.tags {
+            query = query.set("t", t.clone());
+        }
+        let json = |m: &std::collections::HashMap<String, String>| {
+            (!m.is_empty()).then(|| serde_json::to_string(m).unwrap_or_default())
+        };
+        let query = query
+            .opt(
+                "dockerfile",
+                (!opts.dockerfile.is_empty()).then(|| opts.dockerfile.clone()),
+            )
+            .opt("buildargs", json(&opts.build_args))
+            .opt("labels", json(&opts.labels))
+            .opt(
+                "target",
+                (!opts.target.is_empty()).then(|| opts.target.clone()),
+            )
+            .opt(
+                "networkmode",
+                (!opts.network.is_empty()).then(|| opts.network.clone()),
+            )
+            .flag("q", opts.quiet)
+            .flag("nocache", opts.no_cache)
+            .flag("pull", opts.pull)
+            .set("rm", "1");
+        let resp = self
+            .client
+            .request(
+                Method::POST,
+                "/build",
+                &query,
+                body,
+                &[("content-type", "application/x-tar")],
+            )
+            .await?;
+        Ok(json_message_stream(body_stream(resp)))
+    }
+
+    /// [`build`](Self::build) of a context tar read from `reader`.
+    pub async fn build_reader<R>(&self, opts: &BuildOptions, reader: R) -> Result<JsonMessageStream>
+    where
+        R: AsyncRead + Send + 'static,
+    {
+        self.build(opts, reader_stream(reader)).await
+    }
+
     /// [`load`](Self::load) from an `AsyncRead` (e.g. a `tokio::fs::File`
     /// or stdin).
     pub async fn load_reader<R>(&self, reader: R, quiet: bool) -> Result<JsonMessageStream>
@@ -214,6 +271,21 @@ impl<'a> Images<'a> {
         let id: IdResponse = read_json(resp).await?;
         Ok(id.id)
     }
+}
+
+/// Options of [`Images::build`] (the query of `POST /build`).
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    pub tags: Vec<String>,
+    /// Path of the Dockerfile inside the context.
+    pub dockerfile: String,
+    pub build_args: std::collections::HashMap<String, String>,
+    pub labels: std::collections::HashMap<String, String>,
+    pub target: String,
+    pub network: String,
+    pub quiet: bool,
+    pub no_cache: bool,
+    pub pull: bool,
 }
 
 /// Options of [`Images::import`].

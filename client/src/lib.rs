@@ -48,7 +48,7 @@ pub use container::{
 };
 pub use error::{BoxError, Error, Result};
 pub use exec::Exec;
-pub use image::{CommitOptions, Images, ImportOptions};
+pub use image::{BuildOptions, CommitOptions, Images, ImportOptions};
 pub use pouch_api as api;
 pub use registry::{encode_auth, PullOptions};
 pub use stream::{

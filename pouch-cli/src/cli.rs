@@ -102,6 +102,8 @@ pub enum Command {
     Images(ImagesArgs),
     /// Load an image from a tar archive or STDIN
     Load(LoadArgs),
+    /// Build an image from a Dockerfile
+    Build(crate::commands::image::build::BuildArgs),
     /// Remove one or more images
     Rmi(RmiArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE

@@ -278,3 +278,43 @@ fn rebuilds_use_the_cache_until_a_source_changes() {
     let after = build(&d, &ctx, &["-t", "cached:v6"]);
     assert!(!after.stdout.contains("Using cache"), "{}", after.stdout);
 }
+
+#[test]
+fn pouch_build_sends_the_context_without_ignored_files() {
+    let Some(d) = TestDaemon::start() else { return };
+    let ctx = d.dir.join("ctx");
+    write(&ctx, "a.txt", "a\n");
+    write(&ctx, "secret.key", "k\n");
+    write(&ctx, "logs/x.log", "l\n");
+    write(&ctx, ".dockerignore", "*.key\nlogs\n");
+    write(
+        &ctx,
+        "Dockerfile",
+        "FROM busybox\nCOPY . /ctx\nCMD [\"ls\", \"-A\", \"/ctx\"]\n",
+    );
+    let out = d.pouch_ok(&["build", "-t", "pb:1", &ctx.to_string_lossy()]);
+    assert!(out.contains("Successfully tagged pb:1"), "{out}");
+    assert_eq!(
+        d.pouch_ok(&["run", "--rm", "pb:1"]),
+        ".dockerignore\nDockerfile\na.txt"
+    );
+    // A Dockerfile outside the context, and -q.
+    write(
+        &d.dir,
+        "elsewhere/Alt.dockerfile",
+        "FROM busybox\nLABEL alt=yes\n",
+    );
+    let id = d.pouch_ok(&[
+        "build",
+        "-q",
+        "-f",
+        &d.dir.join("elsewhere/Alt.dockerfile").to_string_lossy(),
+        "-t",
+        "pb:alt",
+        &ctx.to_string_lossy(),
+    ]);
+    assert!(id.starts_with("sha256:"), "{id}");
+    assert_eq!(d.inspect_field("pb:alt", "{{.Config.Labels.alt}}"), "yes");
+    let o = d.pouch_run(&["build", &d.dir.join("nope").to_string_lossy()]);
+    assert!(!o.status.success());
+}

@@ -68,6 +68,7 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Port(a) => port::run(ctx, a).await,
         Command::Images(a) => images::run(ctx, a).await,
         Command::Load(a) => load::run(ctx, a).await,
+        Command::Build(a) => image::build::run(ctx, a).await,
         Command::Rmi(a) => rmi::run(ctx, a).await,
         Command::Tag(a) => tag::run(ctx, a).await,
         Command::Pull(a) => pull::pull(ctx, a).await,

@@ -1,5 +1,6 @@
 //! Image commands.
 
+pub mod build;
 pub mod commit;
 pub mod history;
 pub mod images;
