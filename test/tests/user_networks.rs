@@ -327,3 +327,62 @@ fn networks_are_isolated_from_each_other() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn user_networks_survive_a_daemon_restart() {
+    let Some(mut d) = TestDaemon::start() else {
+        return;
+    };
+    let id = d.docker_ok(&["network", "create", "keep"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "k1",
+        "--network",
+        "keep",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "k2",
+        "--network",
+        "keep",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let ip = d.inspect_field("k1", "{{.NetworkSettings.Networks.keep.IPAddress}}");
+    d.restart();
+    assert_eq!(
+        d.docker_ok(&["network", "inspect", "-f", "{{.Id}}", "keep"]),
+        id
+    );
+    assert_eq!(
+        d.inspect_field("k1", "{{.NetworkSettings.Networks.keep.IPAddress}}"),
+        ip
+    );
+    d.docker_ok(&["exec", "k2", "ping", "-c1", "-W3", "k1"]);
+    // A container started after the restart joins the same network and
+    // the others learn its name.
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "k3",
+        "--network",
+        "keep",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    d.docker_ok(&["exec", "k1", "ping", "-c1", "-W3", "k3"]);
+    let bridge = format!("br-{}", &id[..12]);
+    assert_eq!(pouch_tests::net::filter_rules_of(&bridge).len(), 2);
+    d.docker_ok(&["rm", "-f", "k1", "k2", "k3"]);
+    d.docker_ok(&["network", "rm", "keep"]);
+}
