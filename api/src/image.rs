@@ -149,6 +149,14 @@ pub struct HistoryResponseItem {
     pub comment: String,
 }
 
+/// The answer to `POST /build/prune`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct BuildCachePruneResponse {
+    pub caches_deleted: Option<Vec<String>>,
+    pub space_reclaimed: u64,
+}
+
 /// Response of `POST /images/prune`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "PascalCase")]

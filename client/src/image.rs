@@ -183,6 +183,13 @@ impl<'a> Images<'a> {
             .await
     }
 
+    /// `POST /build/prune`: the build cache's images.
+    pub async fn build_prune(&self) -> Result<pouch_api::image::BuildCachePruneResponse> {
+        self.client
+            .call_json(Method::POST, "/build/prune", &Query::new())
+            .await
+    }
+
     /// `GET /images/get?names=...`: the images as one tarball (`docker
     /// save` format), streamed.
     pub async fn save(&self, names: &[&str]) -> Result<ByteStream> {

@@ -156,8 +156,8 @@ fn system_df_and_system_prune() {
     d.docker_ok(&["image", "inspect", IMAGE]);
     d.docker_ok(&["volume", "inspect", "data"]);
 
-    // pouch's, with --volumes: the stopped container and the volume it
-    // held go, in one report with one total.
+    // pouch's, with --volumes: the stopped container, an unused network and
+    // the volume the container held go, in one report with one total.
     d.docker_ok(&[
         "create",
         "--name",
@@ -168,9 +168,11 @@ fn system_df_and_system_prune() {
         "true",
     ]);
     let idle = d.inspect_field("idle", "{{.Id}}");
+    d.docker_ok(&["network", "create", "unused"]);
     let out = d.pouch_ok(&["system", "prune", "-f", "--volumes"]);
-    let want =
-        format!("Deleted Containers:\n{idle}\n\nDeleted Volumes:\ndata\n\nTotal reclaimed space: ");
+    let want = format!(
+        "Deleted Containers:\n{idle}\n\nDeleted Networks:\nunused\n\nDeleted Volumes:\ndata\n\nTotal reclaimed space: "
+    );
     assert!(out.starts_with(&want), "{out}");
     assert_eq!(out.matches("Total reclaimed space").count(), 1, "{out}");
     assert_eq!(names(d), ["up"]);

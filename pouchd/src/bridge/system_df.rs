@@ -80,7 +80,7 @@ pub async fn df(state: State) -> Result<Json<SystemDfResponse>> {
 
 /// `POST /build/prune`, which `docker system prune` calls: pouchd has no
 /// builder and so no build cache; nothing to remove, said in Docker's shape.
-pub async fn build_prune(state: State) -> Result<Json<serde_json::Value>> {
+pub async fn build_prune(state: State) -> Result<Json<pouch_api::image::BuildCachePruneResponse>> {
     let daemon = state.0.clone();
     // Images still tagged (a build's result) stay; the others go.
     let (deleted, reclaimed) = super::to_completion(async move {
@@ -108,8 +108,8 @@ pub async fn build_prune(state: State) -> Result<Json<serde_json::Value>> {
         Ok::<_, crate::error::Error>((deleted, reclaimed))
     })
     .await?;
-    Ok(Json(serde_json::json!({
-        "CachesDeleted": if deleted.is_empty() { serde_json::Value::Null } else { serde_json::json!(deleted) },
-        "SpaceReclaimed": reclaimed,
-    })))
+    Ok(Json(pouch_api::image::BuildCachePruneResponse {
+        caches_deleted: (!deleted.is_empty()).then_some(deleted),
+        space_reclaimed: reclaimed.max(0) as u64,
+    }))
 }

@@ -1,5 +1,6 @@
-//! `pouch system prune`: stopped containers, dangling (with `-a`: unused)
-//! images and, with `--volumes`, unused volumes, as `docker system prune`.
+//! `pouch system prune`: stopped containers, unused networks, dangling
+//! (with `-a`: unused) images, the build cache and, with `--volumes`,
+//! unused volumes, as `docker system prune`.
 
 use clap::Args;
 use pouch_api::Filters;
@@ -25,7 +26,10 @@ pub struct PruneArgs {
 
 /// Docker's warning, listing what will go.
 fn warning(args: &PruneArgs) -> String {
-    let mut items = vec!["  - all stopped containers"];
+    let mut items = vec![
+        "  - all stopped containers",
+        "  - all networks not used by at least one container",
+    ];
     if args.volumes {
         items.push("  - all volumes not used by at least one container");
     }
@@ -33,6 +37,7 @@ fn warning(args: &PruneArgs) -> String {
         true => "  - all images without at least one container associated to them",
         false => "  - all dangling images",
     });
+    items.push("  - all build cache");
     format!("WARNING! This will remove:\n{}\n", items.join("\n"))
 }
 
@@ -45,6 +50,11 @@ pub async fn run(ctx: &Ctx, args: PruneArgs) -> CmdResult {
     let mut reclaimed = c.space_reclaimed;
     let gone = c.containers_deleted.unwrap_or_default();
     print!("{}", prune::deleted("Deleted Containers", &gone));
+    let n = ctx.client.networks().prune(&filters).await?;
+    print!(
+        "{}",
+        prune::deleted("Deleted Networks", &n.networks_deleted)
+    );
     if args.volumes {
         let v = ctx.client.volumes().prune(&filters).await?;
         reclaimed += v.space_reclaimed;
@@ -61,6 +71,10 @@ pub async fn run(ctx: &Ctx, args: PruneArgs) -> CmdResult {
     reclaimed += i.space_reclaimed;
     let gone = image::prune::deleted_lines(&i);
     print!("{}", prune::deleted("Deleted Images", &gone));
+    let b = ctx.client.images().build_prune().await?;
+    reclaimed += b.space_reclaimed;
+    let gone = b.caches_deleted.unwrap_or_default();
+    print!("{}", prune::deleted("Deleted build cache objects", &gone));
     print!("{}", prune::total(reclaimed));
     Ok(())
 }
