@@ -386,3 +386,80 @@ fn user_networks_survive_a_daemon_restart() {
     d.docker_ok(&["rm", "-f", "k1", "k2", "k3"]);
     d.docker_ok(&["network", "rm", "keep"]);
 }
+
+#[test]
+fn container_network_mode_joins_another_containers_namespace() {
+    let Some(d) = TestDaemon::start() else { return };
+    d.docker_ok(&["run", "-d", "--name", "web", "busybox", "sleep", "1000"]);
+    let ip = d.inspect_field("web", "{{.NetworkSettings.IPAddress}}");
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:web",
+        "busybox",
+        "ip",
+        "-4",
+        "addr",
+        "show",
+        "eth0",
+    ]);
+    assert!(out.contains(&format!("{ip}/")), "{out}");
+    let web_host = d.docker_ok(&["exec", "web", "hostname"]);
+    assert_eq!(
+        d.docker_ok(&[
+            "run",
+            "--rm",
+            "--net",
+            "container:web",
+            "busybox",
+            "hostname"
+        ]),
+        web_host
+    );
+    let hosts = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--net",
+        "container:web",
+        "busybox",
+        "cat",
+        "/etc/hosts",
+    ]);
+    assert!(hosts.contains(&ip), "{hosts}");
+    // Docker's refusals.
+    let o = d.docker_run(&[
+        "run",
+        "--rm",
+        "-p",
+        "8080:80",
+        "--net",
+        "container:web",
+        "busybox",
+        "true",
+    ]);
+    assert!(o.stderr.contains("conflicting options"), "{}", o.stderr);
+    let o = d.docker_run(&[
+        "run",
+        "--rm",
+        "--net",
+        "container:nosuch",
+        "busybox",
+        "true",
+    ]);
+    assert!(o.stderr.contains("No such container"), "{}", o.stderr);
+    d.docker_ok(&[
+        "create",
+        "--name",
+        "joiner",
+        "--net",
+        "container:web",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    d.docker_ok(&["stop", "-t", "0", "web"]);
+    let o = d.docker_run(&["start", "joiner"]);
+    assert!(o.stderr.contains("non running container"), "{}", o.stderr);
+    d.docker_ok(&["rm", "-f", "web", "joiner"]);
+}

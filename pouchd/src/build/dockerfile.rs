@@ -308,6 +308,7 @@ pub fn key_values(
     env: &HashMap<String, String>,
     legacy: bool,
 ) -> Result<Vec<(String, String)>, String> {
+    let text = text.trim();
     let first = text.split_whitespace().next().unwrap_or_default();
     if legacy && !first.contains('=') {
         let value = text[first.len()..].trim();

@@ -273,6 +273,24 @@ impl ContainerMgr {
         validate_host_config(&host_config)?;
         let networks =
             super::network::plan_networks(self.net.networks(), &host_config, networking)?;
+        // The joined container is looked up at start, as Docker does.
+        if host_config.network_mode.starts_with("container:") {
+            if !host_config.port_bindings.is_empty() || host_config.publish_all_ports {
+                return Err(Error::invalid(
+                    "conflicting options: port publishing and the container type network mode",
+                ));
+            }
+            if !config.hostname.is_empty() {
+                return Err(Error::invalid(
+                    "conflicting options: hostname and the network mode",
+                ));
+            }
+            if !host_config.dns.is_empty() || !host_config.extra_hosts.is_empty() {
+                return Err(Error::invalid(
+                    "conflicting options: dns and the network mode",
+                ));
+            }
+        }
         let image = self.images.get(&config.image)?;
         let image_cfg = image.config.config.clone().unwrap_or_default();
         let config = merge_config(config, &image_cfg);

@@ -95,10 +95,14 @@ pub(super) fn plan_networks(
         )));
     }
     let mode = hc.network_mode.as_str();
-    if mode.starts_with("container:") {
-        return Err(Error::invalid(
-            "network mode container:<id> is not supported yet",
-        ));
+    if let Some(target) = mode.strip_prefix("container:") {
+        if target.is_empty() {
+            return Err(Error::invalid(
+                "invalid network mode: container: needs a container",
+            ));
+        }
+        // The other container's namespace, joined at each start.
+        return Ok(BTreeMap::new());
     }
     let net = if uses_bridge(mode) {
         store.default_bridge().clone()
@@ -178,9 +182,56 @@ impl ContainerMgr {
         self.store().get(name)
     }
 
+    /// `container:<id>`: the namespace of that running container, and its
+    /// hostname, as Docker joins it at each start.
+    fn join_container(&self, c: &Arc<Container>, target: &str) -> Result<()> {
+        let t = self.get(target)?.meta();
+        if !t.state.status.is_alive() || t.state.pid == 0 {
+            return Err(Error::conflict(format!(
+                "cannot join network of a non running container: {target}"
+            )));
+        }
+        if t.id == c.id {
+            return Err(Error::invalid("cannot join own network"));
+        }
+        let netns = t
+            .pod_netns
+            .clone()
+            .or_else(|| t.primary_endpoint().map(|e| e.sandbox_key.clone()))
+            .unwrap_or_else(|| format!("/proc/{}/ns/net", t.state.pid));
+        let hostname = super::spec::hostname_of(&t);
+        c.update(|m| {
+            m.pod_netns = Some(netns);
+            m.config.hostname = hostname;
+        });
+        Ok(())
+    }
+
+    /// A `container:<id>` container sees that container's /etc/hosts and
+    /// resolv.conf, as in Docker.
+    pub(super) fn share_etc_files(&self, m: &ContainerMeta) -> Result<()> {
+        let Some(target) = m.host_config.network_mode.strip_prefix("container:") else {
+            return Ok(());
+        };
+        let t = self.get(target)?.meta();
+        for (from, to) in [
+            (&t.hosts_path, &m.hosts_path),
+            (&t.resolv_conf_path, &m.resolv_conf_path),
+        ] {
+            if let Ok(text) = std::fs::read(from) {
+                std::fs::write(to, text)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Attaches `c` to its networks for a run (a no-op for `none` and
     /// `host`); the endpoints are in `c`'s metadata afterwards.
     pub(super) async fn attach_network(&self, c: &Arc<Container>) -> Result<()> {
+        let mode = c.meta().host_config.network_mode;
+        if let Some(target) = mode.strip_prefix("container:") {
+            return self.join_container(c, target);
+        }
         if !c.meta().endpoints.is_empty() {
             self.release_network(c).await;
         }

@@ -201,6 +201,7 @@ impl ContainerMgr {
         self.populate_volumes(c).await?;
         let m = c.meta();
         write_etc_files(&m, &self.peer_entries(&m))?;
+        self.share_etc_files(&m)?;
         let mounts = self.rt.snapshot_mounts(&m.snapshot_key).await?;
         let user = if m.config.user.is_empty() {
             spec::resolve_user("", &layer_dirs(&mounts)).unwrap_or(ResolvedUser {
