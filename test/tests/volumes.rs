@@ -447,3 +447,74 @@ fn pouch_cli_volume_commands() {
     assert_eq!(d.pouch_ok(&["volume", "rm", "pv2"]), "pv2");
     assert_eq!(d.pouch_ok(&["volume", "ls", "-q"]), "");
 }
+
+#[test]
+fn volumes_from_shares_volumes_and_binds() {
+    let Some(d) = TestDaemon::start() else { return };
+    let host = d.dir.join("hostdir");
+    std::fs::create_dir_all(&host).expect("host dir");
+    std::fs::write(host.join("x"), "from host\n").expect("write");
+    let bind = format!("{}:/hb", host.display());
+    d.docker_ok(&[
+        "create",
+        "--name",
+        "data",
+        "-v",
+        "shared:/shared",
+        "-v",
+        "/anon",
+        "-v",
+        &bind,
+        "busybox",
+        "true",
+    ]);
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /shared/f && echo a > /anon/g && cat /hb/x",
+    ]);
+    assert_eq!(out, "from host");
+    // Read-only when asked: reads work, writes do not.
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "data:ro",
+        "busybox",
+        "cat",
+        "/shared/f",
+        "/anon/g",
+    ]);
+    assert_eq!(out, "hi\na");
+    let o = d.docker_run(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "data:ro",
+        "busybox",
+        "touch",
+        "/shared/nope",
+    ]);
+    assert!(!o.status.success(), "wrote to a read-only volume");
+    // The consumers do not own the volumes: they outlive them.
+    assert!(volume_names(&d).contains(&"shared".to_string()));
+    let anon = d.inspect_field(
+        "data",
+        "{{range .Mounts}}{{if eq .Destination \"/anon\"}}{{.Name}}{{end}}{{end}}",
+    );
+    assert!(volume_names(&d).contains(&anon), "{anon}");
+    d.docker_ok(&["rm", "-v", "data"]);
+    assert!(!volume_names(&d).contains(&anon));
+    // An unknown source container is Docker's 404.
+    let r = d.post_json(
+        "/v1.41/containers/create",
+        &serde_json::json!({"Image": "busybox", "HostConfig": {"VolumesFrom": ["nosuch"]}}),
+    );
+    assert_eq!(r.status, 404, "{}", r.text());
+    d.docker_ok(&["volume", "rm", "shared"]);
+}

@@ -37,7 +37,10 @@ fn warning(args: &PruneArgs) -> String {
         true => "  - all images without at least one container associated to them",
         false => "  - all dangling images",
     });
-    items.push("  - all build cache");
+    items.push(match args.all {
+        true => "  - all build cache",
+        false => "  - all dangling build cache",
+    });
     format!("WARNING! This will remove:\n{}\n", items.join("\n"))
 }
 
@@ -94,7 +97,7 @@ mod tests {
         let w = warning(&args(false, false));
         assert_eq!(
             w,
-            "WARNING! This will remove:\n  - all stopped containers\n  - all dangling images\n"
+            "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - all dangling images\n  - all dangling build cache\n"
         );
         let w = warning(&args(true, true));
         assert!(w.contains("all volumes not used") && w.contains("without at least one container"));

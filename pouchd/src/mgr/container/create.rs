@@ -300,7 +300,20 @@ impl ContainerMgr {
             return Err(Error::invalid("No command specified"));
         }
         let warnings = Vec::new();
-        let planned = super::volumes::plan(&host_config, &config)?;
+        let (inherited, inherited_binds) = self.volumes_from(&host_config)?;
+        // The container's own binds win over inherited ones.
+        let own: Vec<String> = host_config
+            .binds
+            .iter()
+            .filter_map(|b| super::spec::parse_bind(b).ok().map(|b| b.destination))
+            .collect();
+        for b in inherited_binds {
+            let dst = super::spec::parse_bind(&b)?.destination;
+            if !own.contains(&dst) {
+                host_config.binds.push(b);
+            }
+        }
+        let planned = super::volumes::plan(&host_config, &config, inherited)?;
 
         let id = hex::encode(rand::random::<[u8; 32]>());
         let mounts = self.acquire_mounts(&id, planned).await?;

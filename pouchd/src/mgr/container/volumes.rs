@@ -216,14 +216,9 @@ fn from_mount(m: &Mount) -> Result<Planned> {
 /// (host paths stay in `Binds`), `Mounts`, then the anonymous volumes of
 /// `Config.Volumes` (the image's VOLUMEs and the CLI's `-v /path`) that
 /// nothing else already mounts. Pure: no volume is created here.
-pub(super) fn plan(hc: &HostConfig, cfg: &Config) -> Result<Vec<Planned>> {
-    if !hc.volumes_from.is_empty() {
-        // Refused rather than silently ignored: the container would run
-        // without the data it asked for.
-        return Err(Error::NotImplemented(
-            "VolumesFrom (--volumes-from) is not supported yet".into(),
-        ));
-    }
+/// `inherited`: the volumes of `--volumes-from` containers, which the
+/// container's own binds and mounts override.
+pub(super) fn plan(hc: &HostConfig, cfg: &Config, inherited: Vec<Planned>) -> Result<Vec<Planned>> {
     let mut taken: HashSet<String> = HashSet::new();
     let mut out = Vec::new();
     let mut claim = |dst: &str| -> Result<()> {
@@ -250,6 +245,11 @@ pub(super) fn plan(hc: &HostConfig, cfg: &Config) -> Result<Vec<Planned>> {
         let p = from_mount(m)?;
         claim(&p.record.destination)?;
         out.push(p);
+    }
+    for p in inherited {
+        if taken.insert(p.record.destination.clone()) {
+            out.push(p);
+        }
     }
     let mut image_volumes: Vec<&String> = cfg.volumes.keys().collect();
     image_volumes.sort();
@@ -313,7 +313,60 @@ fn acquire(
     Ok(done)
 }
 
+/// `name[:ro|:rw]` of `--volumes-from`.
+fn parse_volumes_from(spec: &str) -> Result<(&str, Option<bool>)> {
+    match spec.rsplit_once(':') {
+        Some((name, "ro")) => Ok((name, Some(false))),
+        Some((name, "rw")) => Ok((name, Some(true))),
+        Some((_, mode)) => Err(Error::invalid(format!(
+            "invalid mode for volumes-from: {mode}"
+        ))),
+        None => Ok((spec, None)),
+    }
+}
+
 impl ContainerMgr {
+    /// The mounts `--volumes-from` gives: each source container's volumes
+    /// (as planned mounts of the same volumes, which the new container
+    /// references but does not own) and host binds (as bind strings), read
+    /// only or read-write as asked, else as the source has them.
+    pub(super) fn volumes_from(&self, hc: &HostConfig) -> Result<(Vec<Planned>, Vec<String>)> {
+        let mut planned = Vec::new();
+        let mut binds = Vec::new();
+        for spec in &hc.volumes_from {
+            let (name, rw) = parse_volumes_from(spec)?;
+            let src = self.get(name)?.meta();
+            for r in src.mounts.iter().filter(|r| r.is_volume()) {
+                let mut record = r.clone();
+                record.rw = rw.unwrap_or(r.rw);
+                record.named = true;
+                record.copy_data = false;
+                planned.push(Planned {
+                    record,
+                    create: CreateOptions {
+                        name: Some(r.name.clone()),
+                        driver: r.driver.clone(),
+                        ..Default::default()
+                    },
+                });
+            }
+            for raw in &src.host_config.binds {
+                let b = parse_bind(raw)?;
+                if !b.is_host() {
+                    continue;
+                }
+                let ro = !rw.unwrap_or(!b.read_only);
+                binds.push(format!(
+                    "{}:{}{}",
+                    b.source,
+                    b.destination,
+                    if ro { ":ro" } else { "" }
+                ));
+            }
+        }
+        Ok((planned, binds))
+    }
+
     /// Finds or creates each planned volume and references it for container
     /// `id`, on the blocking pool (a new volume's metadata is fsynced); on
     /// failure, what was taken is given back.
@@ -424,7 +477,12 @@ mod tests {
         let mut cfg = Config::default();
         cfg.volumes.insert("/data".into(), EmptyObject::default());
         cfg.volumes.insert("/cache/".into(), EmptyObject::default());
-        let p = plan(&hc(&["/host:/h", "named:/data:ro,nocopy", "/anon"]), &cfg).unwrap();
+        let p = plan(
+            &hc(&["/host:/h", "named:/data:ro,nocopy", "/anon"]),
+            &cfg,
+            Vec::new(),
+        )
+        .unwrap();
         let recs: Vec<&MountRecord> = p.iter().map(|p| &p.record).collect();
         assert_eq!(recs.len(), 3, "{recs:?}");
         assert_eq!(recs[0].name, "named");
@@ -442,7 +500,7 @@ mod tests {
     #[test]
     fn duplicate_and_bad_mounts_are_refused() {
         let cfg = Config::default();
-        let e = plan(&hc(&["a1:/d", "/x:/d/"]), &cfg).unwrap_err();
+        let e = plan(&hc(&["a1:/d", "/x:/d/"]), &cfg, Vec::new()).unwrap_err();
         assert_eq!(e.to_string(), "Duplicate mount point: /d");
         let mut h = hc(&[]);
         h.mounts.push(Mount {
@@ -451,18 +509,21 @@ mod tests {
             target: "/x".into(),
             ..Default::default()
         });
-        assert!(matches!(plan(&h, &cfg), Err(Error::InvalidParameter(_))));
+        assert!(matches!(
+            plan(&h, &cfg, Vec::new()),
+            Err(Error::InvalidParameter(_))
+        ));
         h.mounts[0].r#type = "nfs".into();
-        assert!(plan(&h, &cfg).is_err());
+        assert!(plan(&h, &cfg, Vec::new()).is_err());
         h.mounts[0] = Mount {
             r#type: "volume".into(),
             source: "v1".into(),
             target: "rel".into(),
             ..Default::default()
         };
-        assert!(plan(&h, &cfg).is_err());
+        assert!(plan(&h, &cfg, Vec::new()).is_err());
         h.mounts[0].target = "/abs".into();
-        let p = plan(&h, &cfg).unwrap();
+        let p = plan(&h, &cfg, Vec::new()).unwrap();
         assert!(p[0].record.named && p[0].record.mode.is_empty());
         h.mounts[0] = Mount {
             r#type: "tmpfs".into(),
@@ -473,7 +534,7 @@ mod tests {
             }),
             ..Default::default()
         };
-        let p = plan(&h, &cfg).unwrap();
+        let p = plan(&h, &cfg, Vec::new()).unwrap();
         assert_eq!(p[0].record.tmpfs_options, ["size=1048576", "mode=1777"]);
         let oci = to_oci(&p[0].record).unwrap();
         assert_eq!(oci.typ().as_deref(), Some("tmpfs"));
@@ -490,7 +551,7 @@ mod tests {
         );
         let mut h = hc(&["v1:/v:ro"]);
         h.volume_driver = "nfs".into();
-        let p = plan(&h, &cfg).unwrap();
+        let p = plan(&h, &cfg, Vec::new()).unwrap();
         assert_eq!(p[0].create.driver, "nfs");
         let mut r = p[0].record.clone();
         r.source = "/home/volumes/v1/_data".into();
@@ -500,7 +561,9 @@ mod tests {
             oci.options().clone().unwrap_or_default(),
             ["rbind", "rprivate", "ro"]
         );
-        h.volumes_from = vec!["other".into()];
-        assert!(matches!(plan(&h, &cfg), Err(Error::NotImplemented(_))));
+        assert_eq!(parse_volumes_from("c1").unwrap(), ("c1", None));
+        assert_eq!(parse_volumes_from("c1:ro").unwrap(), ("c1", Some(false)));
+        assert_eq!(parse_volumes_from("c1:rw").unwrap(), ("c1", Some(true)));
+        assert!(parse_volumes_from("c1:x").is_err());
     }
 }
