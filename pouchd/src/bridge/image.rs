@@ -3,7 +3,7 @@
 
 use super::State;
 use crate::error::{Error, Result};
-use crate::mgr::image::{Image, ImageUse};
+use crate::mgr::image::Image;
 use crate::server::params::Params;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery};
@@ -268,17 +268,7 @@ pub async fn remove(
 ) -> Result<Response> {
     let p = Params::parse(q.as_deref());
     let img = state.images.get(&rest)?;
-    let users: Vec<ImageUse> = state
-        .containers
-        .all()
-        .iter()
-        .map(|c| c.meta())
-        .filter(|m| m.image_id == img.id)
-        .map(|m| ImageUse {
-            container_id: m.id.clone(),
-            running: m.state.status.is_alive(),
-        })
-        .collect();
+    let users = state.containers.image_users(&img.id);
     let items = state.images.remove(&rest, p.bool("force"), &users).await?;
     Ok(Json(items).into_response())
 }

@@ -294,27 +294,6 @@ impl Run<'_> {
         }
         Ok(head.len() >= 262 && &head[257..262] == b"ustar")
     }
-
-    async fn ensure_dir(&self, container: &str, dir: &str) -> Result<()> {
-        if self.b.containers.path_stat(container, dir).await.is_ok() {
-            return Ok(());
-        }
-        let mut tar = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Directory);
-        h.set_mode(0o755);
-        h.set_size(0);
-        tar.append_data(
-            &mut h,
-            format!("{}/", dir.trim_matches('/')),
-            std::io::empty(),
-        )?;
-        let data = tar.into_inner()?;
-        self.b
-            .containers
-            .extract_to(container, "/", std::io::Cursor::new(data), false, true)
-            .await
-    }
 }
 
 /// The one file of a single-entry tar (the ADD source), decompressed when

@@ -301,22 +301,7 @@ impl Run<'_> {
         let dir = s.config.working_dir.clone();
         if s.image.is_some() {
             let c = self.scratch_container(s, created_by).await?;
-            if self.b.containers.path_stat(&c, &dir).await.is_err() {
-                let mut tar = tar::Builder::new(Vec::new());
-                let mut h = tar::Header::new_gnu();
-                h.set_entry_type(tar::EntryType::Directory);
-                h.set_mode(0o755);
-                h.set_size(0);
-                tar.append_data(
-                    &mut h,
-                    format!("{}/", dir.trim_matches('/')),
-                    std::io::empty(),
-                )?;
-                let data = tar.into_inner()?;
-                self.b
-                    .containers
-                    .extract_to(&c, "/", std::io::Cursor::new(data), false, true)
-                    .await?;
+            if self.ensure_dir(&c, &dir).await? {
                 return self.commit(s, &c, created_by).await;
             }
             self.remove_container(&c).await;
@@ -325,6 +310,30 @@ impl Run<'_> {
             .images
             .derive(s.image.as_deref(), s.config.clone(), created_by)
             .await
+    }
+
+    /// Makes directory `dir` (and its missing parents, 0755) in the
+    /// container's layer unless it exists; whether it made it.
+    pub(super) async fn ensure_dir(&self, container: &str, dir: &str) -> Result<bool> {
+        if self.b.containers.path_stat(container, dir).await.is_ok() {
+            return Ok(false);
+        }
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_size(0);
+        tar.append_data(
+            &mut h,
+            format!("{}/", dir.trim_matches('/')),
+            std::io::empty(),
+        )?;
+        let data = tar.into_inner()?;
+        self.b
+            .containers
+            .extract_to(container, "/", std::io::Cursor::new(data), false, true)
+            .await?;
+        Ok(true)
     }
 
     /// RUN: the command in a container of the current image, its output

@@ -4,7 +4,7 @@
 use super::Cri;
 use crate::error::{Error, Result};
 use crate::mgr::image::registry::{AuthConfig, Progress};
-use crate::mgr::image::{Image, ImageUse, WantPlatform};
+use crate::mgr::image::{Image, WantPlatform};
 use pouch_cri::v1;
 
 fn cri_image(img: &Image) -> v1::Image {
@@ -103,17 +103,7 @@ impl Cri {
             Err(Error::NotFound(_)) => return Ok(()),
             Err(e) => return Err(e),
         };
-        let users: Vec<ImageUse> = self
-            .containers
-            .all()
-            .iter()
-            .map(|c| c.meta())
-            .filter(|m| m.image_id == img.id)
-            .map(|m| ImageUse {
-                container_id: m.id.clone(),
-                running: m.state.status.is_alive(),
-            })
-            .collect();
+        let users = self.containers.image_users(&img.id);
         // Every name of the image goes, as the CRI removes by image.
         match self.images.remove(&img.id, true, &users).await {
             Ok(_) | Err(Error::NotFound(_)) => Ok(()),

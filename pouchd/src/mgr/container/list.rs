@@ -33,6 +33,20 @@ const ALLOWED: &[&str] = &[
 ];
 
 impl ContainerMgr {
+    /// The containers of image `image_id`, for the image manager's removal
+    /// rules.
+    pub fn image_users(&self, image_id: &str) -> Vec<crate::mgr::image::ImageUse> {
+        self.all()
+            .iter()
+            .map(|c| c.meta())
+            .filter(|m| m.image_id == image_id)
+            .map(|m| crate::mgr::image::ImageUse {
+                container_id: m.id.clone(),
+                running: m.state.status.is_alive(),
+            })
+            .collect()
+    }
+
     /// Containers matching `opts`, newest first.
     pub fn list(&self, opts: &ListOptions) -> Result<Vec<ContainerMeta>> {
         opts.filters

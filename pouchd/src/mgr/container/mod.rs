@@ -7,6 +7,7 @@
 mod attach;
 mod caps;
 mod changes;
+mod connect;
 mod cp;
 mod create;
 mod exec;

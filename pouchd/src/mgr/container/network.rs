@@ -25,12 +25,15 @@ pub(super) fn uses_bridge(network_mode: &str) -> bool {
 }
 
 /// Modes whose containers have no network of their own to join others.
-fn shares_namespace(network_mode: &str) -> bool {
+pub(super) fn shares_namespace(network_mode: &str) -> bool {
     matches!(network_mode, "host" | "none") || network_mode.starts_with("container:")
 }
 
 /// The attachment asked for by an endpoint config, checked against `net`.
-fn attachment(net: &NetConfig, ep: Option<&EndpointSettings>) -> Result<NetworkAttachment> {
+pub(super) fn attachment(
+    net: &NetConfig,
+    ep: Option<&EndpointSettings>,
+) -> Result<NetworkAttachment> {
     let mut a = NetworkAttachment {
         network_id: net.id.clone(),
         ..Default::default()
@@ -147,27 +150,15 @@ pub fn configured(m: &ContainerMeta) -> Vec<(String, NetworkAttachment)> {
 
 /// Docker's short ID, which it adds to a container's aliases on
 /// user-defined networks.
-fn short_id(id: &str) -> &str {
+pub(super) fn short_id(id: &str) -> &str {
     &id[..id.len().min(12)]
-}
-
-/// Docker's attributes of a network event about a container.
-fn network_event_attributes(
-    net: &NetConfig,
-    container: &str,
-) -> std::collections::HashMap<String, String> {
-    std::collections::HashMap::from([
-        ("container".to_string(), container.to_string()),
-        ("name".to_string(), net.name.clone()),
-        ("type".to_string(), net.driver.clone()),
-    ])
 }
 
 /// One line of /etc/hosts: an address and its names.
 pub(super) type HostEntry = (String, Vec<String>);
 
 impl ContainerMgr {
-    fn store(&self) -> &NetworkStore {
+    pub(super) fn store(&self) -> &NetworkStore {
         self.net.networks()
     }
 
@@ -350,154 +341,6 @@ impl ContainerMgr {
         self.net.release_orphans(&keep, &nets).await;
     }
 
-    /// `POST /networks/{id}/connect`: the container joins `network` now if
-    /// it runs, and at every start.
-    pub async fn connect(
-        &self,
-        reference: &str,
-        network: &str,
-        ep: Option<&EndpointSettings>,
-    ) -> Result<()> {
-        let c = self.get(reference)?;
-        let net = self.store().get(network)?;
-        let _op = c.op.lock().await;
-        let m = c.meta();
-        if net.bridge.is_none() || shares_namespace(&m.host_config.network_mode) {
-            return Err(Error::Forbidden(format!(
-                "container sharing network namespace with another container or host cannot be connected to any other network (network {})",
-                net.name
-            )));
-        }
-        if configured(&m)
-            .iter()
-            .any(|(name, a)| *name == net.name || a.network_id == net.id)
-        {
-            return Err(Error::Forbidden(format!(
-                "endpoint with name {} already exists in network {}",
-                m.name, net.name
-            )));
-        }
-        let mut a = attachment(&net, ep)?;
-        let running = m.state.status.is_alive();
-        if running {
-            let used: HashSet<String> =
-                m.endpoints.iter().map(|e| e.ifname().to_string()).collect();
-            let ifname = (0..)
-                .map(|i| format!("eth{i}"))
-                .find(|n| !used.contains(n))
-                .unwrap_or_default();
-            let sandbox = match m.endpoints.first() {
-                Some(e) => Sandbox {
-                    id: e.sandbox_id.clone(),
-                    key: e.sandbox_key.clone(),
-                },
-                None => {
-                    return Err(Error::conflict(format!(
-                        "container {} has no network namespace to connect",
-                        m.name
-                    )))
-                }
-            };
-            let req = AttachRequest {
-                ifname: &ifname,
-                ports: &[],
-                taken: &[],
-                ip: a.ipv4_address.parse().ok(),
-            };
-            let endpoint = self.net.attach(&c.id, &sandbox, &net, req).await?;
-            if net.is_user_defined() {
-                a.aliases.push(short_id(&c.id).to_string());
-            }
-            c.update(|m| m.endpoints.push(endpoint));
-        }
-        c.update(|m| {
-            // A record from before user-defined networks: its mode's network
-            // becomes explicit.
-            if m.networks.is_empty() {
-                m.networks.extend(configured(&m.clone()));
-            }
-            m.networks.insert(net.name.clone(), a);
-        });
-        self.save(&c).await?;
-        if running {
-            self.refresh_peers(&c);
-        }
-        self.events.publish(
-            "network",
-            "connect",
-            &net.id,
-            network_event_attributes(&net, &c.id),
-        );
-        Ok(())
-    }
-
-    /// `POST /networks/{id}/disconnect`.
-    pub async fn disconnect(&self, reference: &str, network: &str, force: bool) -> Result<()> {
-        let c = self.get(reference)?;
-        let net = match self.store().get(network) {
-            Ok(n) => n,
-            // A removed network can still be let go of by name.
-            Err(e) if force => {
-                let _ = e;
-                NetConfig {
-                    name: network.to_string(),
-                    id: network.to_string(),
-                    ..self.store().default_bridge().clone()
-                }
-            }
-            Err(e) => return Err(e),
-        };
-        let _op = c.op.lock().await;
-        let m = c.meta();
-        let Some((name, _)) = configured(&m)
-            .into_iter()
-            .find(|(name, a)| *name == net.name || a.network_id == net.id)
-        else {
-            return Err(Error::invalid(format!(
-                "container {} is not connected to network {}",
-                m.name, net.name
-            )));
-        };
-        let ep = m
-            .endpoints
-            .iter()
-            .find(|e| e.network_id == net.id || e.network_name() == name)
-            .cloned();
-        if let Some(ep) = &ep {
-            if let Err(e) = self.net.detach(&c.id, ep).await {
-                if !force {
-                    return Err(e);
-                }
-                tracing::warn!(id = %c.id, error = %e, "disconnecting");
-            }
-        }
-        c.update(|m| {
-            if m.networks.is_empty() {
-                m.networks.extend(configured(&m.clone()));
-            }
-            m.networks.remove(&name);
-            if let Some(ep) = &ep {
-                m.endpoints.retain(|e| e.endpoint_id != ep.endpoint_id);
-            }
-            // Nothing left: the mode's network is no longer the default.
-            if m.networks.is_empty() && uses_bridge(&m.host_config.network_mode) {
-                m.host_config.network_mode = "none".into();
-            }
-        });
-        self.save(&c).await?;
-        if let Some(ep) = ep {
-            self.refresh_peers_of(std::slice::from_ref(&ep));
-            self.refresh_hosts(&c);
-        }
-        self.events.publish(
-            "network",
-            "disconnect",
-            &net.id,
-            network_event_attributes(&net, &c.id),
-        );
-        Ok(())
-    }
-
     /// Containers attached to network `id` (running, or being started).
     pub fn containers_on(&self, network_id: &str) -> Vec<(ContainerMeta, Endpoint)> {
         self.all()
@@ -552,7 +395,7 @@ impl ContainerMgr {
     }
 
     /// Rewrites the /etc/hosts of `c`.
-    fn refresh_hosts(&self, c: &Arc<Container>) {
+    pub(super) fn refresh_hosts(&self, c: &Arc<Container>) {
         let _hosts = self.hosts_lock.lock().unwrap_or_else(|e| e.into_inner());
         let m = c.meta();
         if m.endpoints.is_empty() {
@@ -565,14 +408,14 @@ impl ContainerMgr {
     }
 
     /// Rewrites /etc/hosts of `c`'s peers on its current endpoints' networks.
-    fn refresh_peers(&self, c: &Arc<Container>) {
+    pub(super) fn refresh_peers(&self, c: &Arc<Container>) {
         let eps = c.meta().endpoints;
         self.refresh_peers_of(&eps);
     }
 
     /// Rewrites /etc/hosts of the running containers on the user-defined
     /// networks of `eps`.
-    fn refresh_peers_of(&self, eps: &[Endpoint]) {
+    pub(super) fn refresh_peers_of(&self, eps: &[Endpoint]) {
         let nets: HashSet<&str> = eps
             .iter()
             .filter(|e| e.network_name() != "bridge")

@@ -313,8 +313,8 @@ async fn connect_and_disconnect_a_running_container() {
     let m = e.mgr.get(&id).unwrap().meta();
     assert_eq!(m.endpoints.len(), 1);
     assert!(!m.networks.contains_key("back"));
-    assert!(!hosts_of(&e, &peer).contains("c1"));
-    assert!(!hosts_of(&e, &id).contains("peer"));
+    assert!(!hosts_of(&e, &peer).contains("\tc1"));
+    assert!(!hosts_of(&e, &id).contains("\tpeer"));
     let err = e.mgr.disconnect("c1", "back", false).await.unwrap_err();
     assert!(matches!(err, Error::InvalidParameter(_)), "{err:?}");
 
