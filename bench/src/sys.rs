@@ -277,45 +277,48 @@ pub struct Swept {
     pub killed: usize,
     pub unmounted: usize,
     pub sockets: usize,
-    /// nat rules of the bench daemon's bridge.
+    /// nat and filter rules of the bench daemon's bridge.
     pub rules: usize,
     pub removed_dir: bool,
     pub problems: Vec<String>,
+}
+
+/// Deletes the nat and filter rules tagged with network `name` (pouchd's
+/// masquerade and isolation rules of its bridge, as CNI tags its own);
+/// returns how many.
+fn remove_rules_of(name: &str) -> usize {
+    let needle = format!("name: \\\"{name}\\\"");
+    let mut n = 0;
+    for table in ["nat", "filter"] {
+        let Ok(out) = std::process::Command::new("iptables")
+            .args(["--wait", "-t", table, "-S"])
+            .output()
+        else {
+            continue;
+        };
+        for rule in String::from_utf8_lossy(&out.stdout).lines() {
+            let Some(spec) = rule.strip_prefix("-A ") else {
+                continue;
+            };
+            if !rule.contains(&needle) {
+                continue;
+            }
+            // `iptables -S` quotes as a shell would; sh reads it back.
+            let deleted = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("iptables --wait -t {table} -D {spec}"))
+                .status()
+                .is_ok_and(|s| s.success());
+            n += usize::from(deleted);
+        }
+    }
+    n
 }
 
 /// The last resort, also used by `--cleanup-only`: SIGKILL every process
 /// mentioning `dir` and its descendants, remove the shim sockets they
 /// listened on, unmount what is mounted below `dir`, remove the bench's
 /// cgroups and then `dir`, unless something is still mounted there.
-/// Deletes the nat rules tagged with network `name` (pouchd's masquerade
-/// rule of its bridge, as CNI tags its own); returns how many.
-fn remove_nat_rules_of(name: &str) -> usize {
-    let Ok(out) = std::process::Command::new("iptables")
-        .args(["--wait", "-t", "nat", "-S"])
-        .output()
-    else {
-        return 0;
-    };
-    let needle = format!("name: \\\"{name}\\\"");
-    let mut n = 0;
-    for rule in String::from_utf8_lossy(&out.stdout).lines() {
-        let Some(spec) = rule.strip_prefix("-A ") else {
-            continue;
-        };
-        if !rule.contains(&needle) {
-            continue;
-        }
-        // `iptables -S` quotes as a shell would; sh reads it back.
-        let deleted = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!("iptables --wait -t nat -D {spec}"))
-            .status()
-            .is_ok_and(|s| s.success());
-        n += usize::from(deleted);
-    }
-    n
-}
-
 pub fn sweep(dir: &Path, cgroups: &[&str]) -> Swept {
     let mut out = Swept::default();
     let needle = dir.to_string_lossy().into_owned();
@@ -358,7 +361,7 @@ pub fn sweep(dir: &Path, cgroups: &[&str]) -> Swept {
     for c in cgroups {
         remove_cgroups(c);
     }
-    out.rules = remove_nat_rules_of(crate::daemons::BENCH_BRIDGE);
+    out.rules = remove_rules_of(crate::daemons::BENCH_BRIDGE);
     if dir.exists() {
         if mounts_under(dir).is_empty() {
             match std::fs::remove_dir_all(dir) {

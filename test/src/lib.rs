@@ -559,7 +559,13 @@ impl Drop for TestDaemon {
             );
         }
         self.kill9();
+        // Read before the directory goes: networks a failed test left, whose
+        // rules exist even when no container ever made their bridge.
+        let networks = net::user_network_bridges(&self.dir.join("home"));
         cleanup::cleanup(&self.dir, &self.ns);
+        for bridge in networks {
+            net::remove_network(&bridge);
+        }
         self.net.cleanup();
     }
 }

@@ -310,6 +310,19 @@ fn remove_idle_hostport_chains() {
     restore(&script);
 }
 
+/// The bridges of the user-defined networks a daemon with home `home`
+/// keeps (`<home>/networks/*.json`).
+pub fn user_network_bridges(home: &Path) -> Vec<String> {
+    let Ok(rd) = fs::read_dir(home.join("networks")) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| fs::read(e.path()).ok())
+        .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .filter_map(|v| v["bridge"]["name"].as_str().map(str::to_string))
+        .collect()
+}
+
 /// Links with an IPv4 address starting with `prefix` (`10.214.3.`): the
 /// bridges of a test daemon's user-defined networks.
 pub fn bridges_with_prefix(prefix: &str) -> Vec<String> {

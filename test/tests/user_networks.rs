@@ -463,3 +463,25 @@ fn container_network_mode_joins_another_containers_namespace() {
     assert!(o.stderr.contains("non running container"), "{}", o.stderr);
     d.docker_ok(&["rm", "-f", "web", "joiner"]);
 }
+
+/// What a test that fails leaves: networks, one with a container on its
+/// bridge and one never used (its rules exist, its bridge does not).
+#[test]
+fn harness_cleanup_removes_a_daemons_user_networks() {
+    let Some(d) = TestDaemon::start() else { return };
+    let used = d.docker_ok(&["network", "create", "used"]);
+    let idle = d.docker_ok(&["network", "create", "idle"]);
+    d.docker_ok(&["run", "-d", "--network", "used", "busybox", "sleep", "1000"]);
+    let bridges = [format!("br-{}", &used[..12]), format!("br-{}", &idle[..12])];
+    for b in &bridges {
+        assert_eq!(rules_of(b).len(), 1, "masquerade of {b}");
+        assert_eq!(pouch_tests::net::filter_rules_of(b).len(), 2, "isolation of {b}");
+    }
+    assert!(link_exists(&bridges[0]));
+    drop(d);
+    for b in &bridges {
+        assert!(!link_exists(b), "bridge {b} left");
+        assert_eq!(rules_of(b), Vec::<String>::new());
+        assert_eq!(pouch_tests::net::filter_rules_of(b), Vec::<String>::new());
+    }
+}
