@@ -475,7 +475,11 @@ fn harness_cleanup_removes_a_daemons_user_networks() {
     let bridges = [format!("br-{}", &used[..12]), format!("br-{}", &idle[..12])];
     for b in &bridges {
         assert_eq!(rules_of(b).len(), 1, "masquerade of {b}");
-        assert_eq!(pouch_tests::net::filter_rules_of(b).len(), 2, "isolation of {b}");
+        assert_eq!(
+            pouch_tests::net::filter_rules_of(b).len(),
+            2,
+            "isolation of {b}"
+        );
     }
     assert!(link_exists(&bridges[0]));
     drop(d);

@@ -178,10 +178,18 @@ impl ContainerMgr {
                 &format!("exec_start: {cmd}"),
                 &[("execID", id.to_string())],
             );
-            let pid = self
+            let pid = match self
                 .rt
                 .exec(&c.id, id, serde_json::to_vec(&process)?, &stdio)
-                .await?;
+                .await
+            {
+                Ok(pid) => pid,
+                // A process that exits at once can have its exit handled
+                // (and the process reaped) before containerd answers the
+                // start, which then finds no process: it did run.
+                Err(err) if err.is_not_found() && e.state().exit_code.is_some() => 0,
+                Err(err) => return Err(err),
+            };
             e.io.start_copying(run, None).await?;
             if let Some([h, w]) = console_size.filter(|[h, w]| e.config.tty && *h > 0 && *w > 0) {
                 if let Err(err) = self.rt.resize(&c.id, id, w as u32, h as u32).await {
