@@ -12,6 +12,18 @@ use pouch_client::Client;
 use crate::cli::Command;
 use crate::error::{CmdResult, StatusError};
 
+/// `k=v` pairs of repeated flags (`--label`, `--opt`); a bare `k` is
+/// `k=""`, as docker's `ListOpts` map them.
+pub fn key_values(items: &[String]) -> std::collections::HashMap<String, String> {
+    items
+        .iter()
+        .map(|s| match s.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (s.clone(), String::new()),
+        })
+        .collect()
+}
+
 /// What every command gets: the client and the global flags.
 pub struct Ctx {
     pub client: Client,

@@ -46,19 +46,24 @@ fn owner_of(spec: &str, passwd: &str, group: &str) -> Result<(u32, u32)> {
     Ok((uid, gid))
 }
 
+/// A COPY/ADD's sources and destination, variables expanded.
+fn copy_args(s: &Stage, ins: &Instruction) -> Result<Vec<String>> {
+    let vars = s.vars();
+    match &ins.args {
+        Args::Json(v) => v
+            .iter()
+            .map(|w| dockerfile::expand(w, &vars))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(Error::invalid),
+        Args::Text(t) => dockerfile::words(t, &vars).map_err(Error::invalid),
+    }
+}
+
 impl Run<'_> {
     /// COPY and ADD: sources from the context or (`--from`) a stage or
     /// image, into the current image's filesystem.
     pub(super) async fn copy(&mut self, s: &Stage, ins: &Instruction) -> Result<String> {
-        let vars = s.vars();
-        let mut parts = match &ins.args {
-            Args::Json(v) => v
-                .iter()
-                .map(|w| dockerfile::expand(w, &vars))
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(Error::invalid)?,
-            Args::Text(t) => dockerfile::words(t, &vars).map_err(Error::invalid)?,
-        };
+        let mut parts = copy_args(s, ins)?;
         if parts.len() < 2 {
             return Err(Error::invalid(format!(
                 "{} requires at least two arguments",
@@ -197,27 +202,11 @@ impl Run<'_> {
     /// The digest of a COPY/ADD's sources: their tars from the context, or
     /// the `--from` stage's image and the paths.
     pub(super) async fn source_digest(&mut self, s: &Stage, ins: &Instruction) -> Result<String> {
-        let vars = s.vars();
-        let mut parts = match &ins.args {
-            Args::Json(v) => v
-                .iter()
-                .map(|w| dockerfile::expand(w, &vars))
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(Error::invalid)?,
-            Args::Text(t) => dockerfile::words(t, &vars).map_err(Error::invalid)?,
-        };
+        let mut parts = copy_args(s, ins)?;
         parts.pop();
         let mut h = super::cache::HashWriter::default();
         if let Some(from) = ins.flag("from") {
-            let image = match from.parse::<usize>() {
-                Ok(i) => self.done.get(i).and_then(|st| st.image.clone()),
-                Err(_) => self
-                    .done
-                    .iter()
-                    .find(|st| !st.name.is_empty() && st.name == from.to_ascii_lowercase())
-                    .and_then(|st| st.image.clone()),
-            };
-            let image = match image {
+            let image = match self.stage_named(from).and_then(|st| st.image) {
                 Some(i) => i,
                 None => self
                     .b
@@ -248,17 +237,21 @@ impl Run<'_> {
         Ok(hex::encode(sha2::Digest::finalize(h.0)))
     }
 
-    /// A container of the `--from` stage (by name or index) or image.
-    async fn source_container(&mut self, from: &str) -> Result<String> {
-        let stage = match from.parse::<usize>() {
+    /// A finished stage by index or (case-insensitive) name.
+    fn stage_named(&self, from: &str) -> Option<Stage> {
+        match from.parse::<usize>() {
             Ok(i) => self.done.get(i).cloned(),
             Err(_) => self
                 .done
                 .iter()
                 .find(|s| !s.name.is_empty() && s.name == from.to_ascii_lowercase())
                 .cloned(),
-        };
-        let stage = match stage {
+        }
+    }
+
+    /// A container of the `--from` stage (by name or index) or image.
+    async fn source_container(&mut self, from: &str) -> Result<String> {
+        let stage = match self.stage_named(from) {
             Some(st) => st,
             None => {
                 let img = match self.b.images.get(from) {

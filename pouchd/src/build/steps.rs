@@ -27,44 +27,7 @@ fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
 
 /// Go durations as HEALTHCHECK takes them (`30s`, `1m30s`, `500ms`), in ns.
 fn duration(s: &str) -> Result<i64> {
-    let bad = || Error::invalid(format!("invalid duration {s:?}"));
-    let mut total = 0f64;
-    let mut num = String::new();
-    let mut chars = s.chars().peekable();
-    if s.is_empty() {
-        return Err(bad());
-    }
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let mut unit = c.to_string();
-        while let Some(&n) = chars.peek() {
-            if n.is_ascii_alphabetic() {
-                unit.push(n);
-                chars.next();
-            } else {
-                break;
-            }
-        }
-        let v: f64 = num.parse().map_err(|_| bad())?;
-        num.clear();
-        let mult = match unit.as_str() {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(bad()),
-        };
-        total += v * mult;
-    }
-    if !num.is_empty() {
-        return Err(bad());
-    }
-    Ok(total as i64)
+    crate::mgr::image::changes::duration_ns(s).map_err(Error::invalid)
 }
 
 /// A command in exec (JSON) or shell form.

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::commands::Ctx;
+use crate::commands::{key_values, Ctx};
 use crate::error::{CmdResult, StatusError};
 
 #[derive(Debug, Args)]
@@ -141,7 +141,9 @@ fn context_tar(
     b.into_inner()?.flush()
 }
 
-fn key_values(items: &[String]) -> HashMap<String, String> {
+/// `--build-arg`s: a bare name takes its value from the environment, as
+/// docker's does.
+fn build_args(items: &[String]) -> HashMap<String, String> {
     items
         .iter()
         .map(|s| match s.split_once('=') {
@@ -194,7 +196,7 @@ pub async fn run(ctx: &Ctx, args: BuildArgs) -> CmdResult {
     let opts = BuildOptions {
         tags: args.tags.clone(),
         dockerfile,
-        build_args: key_values(&args.build_args),
+        build_args: build_args(&args.build_args),
         labels: key_values(&args.labels),
         target: args.target.clone().unwrap_or_default(),
         network: args.network.clone().unwrap_or_default(),

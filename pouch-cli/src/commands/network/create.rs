@@ -2,9 +2,8 @@
 
 use clap::Args;
 use pouch_api::network::{Ipam, IpamConfig, NetworkCreateRequest};
-use std::collections::HashMap;
 
-use crate::commands::Ctx;
+use crate::commands::{key_values, Ctx};
 use crate::error::{CmdResult, StatusError};
 
 #[derive(Debug, Args)]
@@ -38,16 +37,6 @@ pub struct CreateArgs {
     pub opts: Vec<String>,
     #[arg(value_name = "NETWORK")]
     pub name: String,
-}
-
-fn key_values(items: &[String]) -> HashMap<String, String> {
-    items
-        .iter()
-        .map(|s| match s.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.to_string()),
-            None => (s.clone(), String::new()),
-        })
-        .collect()
 }
 
 /// The request sent, as the docker CLI builds it.

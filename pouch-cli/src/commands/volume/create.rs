@@ -2,9 +2,8 @@
 
 use clap::Args;
 use pouch_api::volume::VolumeCreateRequest;
-use std::collections::HashMap;
 
-use crate::commands::Ctx;
+use crate::commands::{key_values, Ctx};
 use crate::error::{CmdResult, StatusError};
 
 #[derive(Debug, Args)]
@@ -23,17 +22,6 @@ pub struct CreateArgs {
     pub name_flag: Option<String>,
     #[arg(value_name = "VOLUME")]
     pub name: Option<String>,
-}
-
-/// `k=v` pairs (a bare `k` is `k=""`), as docker's `ListOpts` map them.
-fn key_values(items: &[String]) -> HashMap<String, String> {
-    items
-        .iter()
-        .map(|s| match s.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.to_string()),
-            None => (s.clone(), String::new()),
-        })
-        .collect()
 }
 
 /// The request sent; a name both as argument and `--name` must agree.

@@ -270,7 +270,7 @@ fn healthcheck(rest: &str) -> std::result::Result<HealthConfig, String> {
 }
 
 /// Go duration (`30s`, `1m30s`, `500ms`) in nanoseconds.
-fn duration_ns(s: &str) -> std::result::Result<i64, String> {
+pub(crate) fn duration_ns(s: &str) -> std::result::Result<i64, String> {
     let bad = || format!("invalid duration: {s}");
     let mut total: f64 = 0.0;
     let mut rest = s;
