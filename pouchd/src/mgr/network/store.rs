@@ -405,11 +405,12 @@ mod tests {
 
     #[test]
     fn creates_persists_and_finds_networks() {
+        // Names that are no hex ID prefix: a lookup also matches ID prefixes.
         let dir = tempfile::tempdir().unwrap();
         let s = store(dir.path());
         let a = s.create(&req("app_default"), &[]).unwrap();
         let b = s
-            .create(&req("b"), &[Subnet::parse("10.50.1.0/24").unwrap()])
+            .create(&req("nb"), &[Subnet::parse("10.50.1.0/24").unwrap()])
             .unwrap();
         assert_eq!(a.subnet().unwrap().to_string(), "10.50.0.0/24");
         assert_eq!(a.bridge.as_ref().unwrap().gateway.to_string(), "10.50.0.1");
@@ -425,12 +426,12 @@ mod tests {
         assert!(s.get("host").unwrap().builtin);
         assert!(matches!(s.get("nope"), Err(Error::NotFound(_))));
         let names: Vec<String> = s.all().into_iter().map(|n| n.name).collect();
-        assert_eq!(names, ["bridge", "host", "none", "app_default", "b"]);
+        assert_eq!(names, ["bridge", "host", "none", "app_default", "nb"]);
 
         let again = store(dir.path());
-        assert_eq!(again.get("b").unwrap(), b);
+        assert_eq!(again.get("nb").unwrap(), b);
         again.remove(&b.id).unwrap();
-        assert!(store(dir.path()).get("b").is_err());
+        assert!(store(dir.path()).get("nb").is_err());
         assert!(again.remove(&again.default_bridge().id.clone()).is_err());
     }
 
